@@ -1,0 +1,141 @@
+import type { Pool } from 'pg';
+import { CHANNELS, type Channel } from '../../core/config';
+import type { MessageStatus } from '../../core/status';
+import { applyStatusChanges } from '../../db/messages';
+import type { ChannelProvider, OutgoingMessage, ProviderRegistry, SubmitResult } from './types';
+
+/**
+ * The built-in sandbox provider (shared/API.md, "Sandbox numbers"): the recipient's last digit
+ * decides the outcome, so every status and fallback can be demonstrated without a carrier.
+ * Its receipts are stored in `sandbox_receipts` with the time they fall due, the way a carrier
+ * holds them, and `SandboxCarrier` delivers them through the same path as real webhooks.
+ */
+export function sandboxOutcomeDigit(recipient: string): string {
+  const local = recipient.includes('@') ? recipient.slice(0, recipient.indexOf('@')) : recipient;
+  const digits = local.match(/\d/g);
+  return digits ? digits[digits.length - 1]! : '';
+}
+
+const TRANSIENT_FAILURES_BEFORE_SUCCESS = 2;
+
+export class SandboxProvider implements ChannelProvider {
+  readonly name = 'sandbox';
+  /** Submissions refused so far per send id (digit 4: throttled twice, then accepted). */
+  private readonly transientFailures = new Map<string, number>();
+
+  constructor(
+    readonly channel: Channel,
+    private readonly pool: Pool,
+    private readonly latencyMs: number,
+  ) {}
+
+  async submit(batch: readonly OutgoingMessage[]): Promise<SubmitResult[]> {
+    const results: SubmitResult[] = [];
+    const receipts: { messageId: string; status: MessageStatus; description: string; dueInMs: number }[] = [];
+    for (const message of batch) {
+      const digit = sandboxOutcomeDigit(message.recipient);
+      if (digit === '2') {
+        results.push({ messageId: message.messageId, outcome: 'rejected', reason: 'sandbox: permanent error at submit' });
+        continue;
+      }
+      if (digit === '4') {
+        const failures = this.transientFailures.get(message.sendId) ?? 0;
+        if (failures < TRANSIENT_FAILURES_BEFORE_SUCCESS) {
+          this.transientFailures.set(message.sendId, failures + 1);
+          const reason = failures === 0 ? 'sandbox: throttled (429)' : 'sandbox: service unavailable (503)';
+          results.push({ messageId: message.messageId, outcome: 'transient', reason, retryAfterMs: 50 });
+          continue;
+        }
+        this.transientFailures.delete(message.sendId);
+      }
+      results.push({ messageId: message.messageId, outcome: 'accepted', providerMessageId: `sandbox-${message.sendId}` });
+      if (digit === '1') receipts.push({ messageId: message.messageId, status: 'UNDELIVERED', description: 'sandbox: not delivered', dueInMs: this.latencyMs });
+      else if (digit === '3') continue; // accepted, but no receipt ever: the lifetime decides
+      else {
+        receipts.push({ messageId: message.messageId, status: 'DELIVERED', description: 'sandbox: delivered', dueInMs: this.latencyMs });
+        if (digit === '5') receipts.push({ messageId: message.messageId, status: 'READ', description: 'sandbox: read', dueInMs: this.latencyMs * 2 });
+      }
+    }
+    if (receipts.length > 0) {
+      // A resubmission under the same send id finds its receipts already stored: nothing twice.
+      await this.pool.query(
+        `insert into sandbox_receipts (message_id, status, description, due_at)
+         select id, status, description, now() + make_interval(secs => delay_ms / 1000.0)
+         from unnest($1::uuid[], $2::text[], $3::text[], $4::int[]) as r(id, status, description, delay_ms)
+         on conflict do nothing`,
+        [receipts.map((r) => r.messageId), receipts.map((r) => r.status), receipts.map((r) => r.description), receipts.map((r) => r.dueInMs)],
+      );
+    }
+    return results;
+  }
+}
+
+export function sandboxProviders(pool: Pool, latencyMs: number): ProviderRegistry {
+  return Object.fromEntries(CHANNELS.map((channel) => [channel, new SandboxProvider(channel, pool, latencyMs)]));
+}
+
+/** Delivers the sandbox's due receipts in batches, as a carrier's delivery reports would arrive. */
+export class SandboxCarrier {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private stopped = false;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly pollMs = 50,
+    private readonly batchSize = 5000,
+  ) {}
+
+  start(): void {
+    const tick = async () => {
+      if (this.stopped) return;
+      try {
+        while (!this.stopped && (await this.deliverDue()) === this.batchSize) {
+          // a full batch: more are due, keep going without waiting
+        }
+      } catch {
+        // Postgres briefly unavailable: the receipts stay in the table and go out on a later tick.
+      }
+      if (!this.stopped) this.timer = setTimeout(() => (this.running = tick()), this.pollMs);
+    };
+    this.running = tick();
+  }
+
+  /** Takes due receipts and applies them in one transaction: none lost, none applied twice. */
+  async deliverDue(): Promise<number> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('begin');
+      const { rows } = await client.query<{ message_id: string; status: MessageStatus; description: string }>(
+        `delete from sandbox_receipts where (message_id, status) in (
+           select message_id, status from sandbox_receipts where due_at <= now()
+           order by due_at limit $1 for update skip locked)
+         returning message_id, status, description, due_at`,
+        [this.batchSize],
+      );
+      rows.sort((a, b) => RECEIPT_ORDER.indexOf(a.status) - RECEIPT_ORDER.indexOf(b.status));
+      if (rows.length > 0) {
+        await applyStatusChanges(
+          client,
+          rows.map((r) => ({ messageId: r.message_id, status: r.status, description: r.description })),
+          'provider:sandbox',
+        );
+      }
+      await client.query('commit');
+      return rows.length;
+    } catch (error) {
+      await client.query('rollback').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+}
+
+const RECEIPT_ORDER: MessageStatus[] = ['PENDING', 'DELIVERED', 'UNDELIVERED', 'READ'];

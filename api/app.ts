@@ -1,0 +1,105 @@
+import type { Connection } from '@temporalio/client';
+import express, { type Express } from 'express';
+import { pinoHttp } from 'pino-http';
+import client from 'prom-client';
+import swaggerUi from 'swagger-ui-express';
+import { authenticate } from './auth';
+import type { ApiDeps } from './deps';
+import { errorHandler, notFoundHandler } from './errors';
+import { ApiRegistry } from './routing';
+import { registerAdminRoutes } from './routes/admin';
+import { registerMessageRoutes } from './routes/messages';
+import { registerNotificationRoutes } from './routes/notifications';
+import { registerTaskRoutes } from './routes/tasks';
+import { registerTemplateRoutes } from './routes/templates';
+import { registerWebhookRoutes } from './routes/webhooks';
+
+const JSON_LIMIT = '10mb';
+
+export function createApp(deps: ApiDeps): { app: Express; registry: ApiRegistry } {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', true);
+
+  const authenticateKey = authenticate(deps.pool);
+  const metrics = new client.Registry();
+  client.collectDefaultMetrics({ register: metrics });
+  const httpDuration = new client.Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by route and status',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [metrics],
+  });
+
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      // Health checks and metrics scrapes would drown the log.
+      autoLogging: { ignore: (req) => req.url === '/health' || req.url === '/metrics' },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+    }),
+  );
+  app.use((req, res, next) => {
+    const end = httpDuration.startTimer();
+    res.on('finish', () => end({ method: req.method, route: req.route?.path ?? 'unmatched', status: String(res.statusCode) }));
+    next();
+  });
+  // Authenticate before reading bodies: an anonymous caller gets 401, whatever it sent.
+  app.use('/api/v1', (req, res, next) => (req.path === '/openapi.json' ? next() : authenticateKey(req, res, next)));
+  app.use(
+    express.json({
+      limit: JSON_LIMIT,
+      // Webhook signatures are computed over the exact bytes received.
+      verify: (req, _res, buf) => {
+        (req as unknown as { rawBody: Buffer }).rawBody = buf;
+      },
+    }),
+  );
+
+  app.get('/health', async (_req, res) => {
+    const [database, temporal] = await Promise.all([
+      deps.pool.query('select 1').then(() => 'ok', (e: Error) => `error: ${e.message}`),
+      (deps.temporal.connection as Connection).healthService
+        .check({})
+        .then(() => 'ok', (e: Error) => `error: ${e.message}`),
+    ]);
+    const ok = database === 'ok' && temporal === 'ok';
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'degraded', database, temporal });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.contentType).send(await metrics.metrics());
+  });
+
+  const publicRouter = express.Router();
+  const publicApi = new ApiRegistry(publicRouter);
+  registerWebhookRoutes(publicApi, deps);
+
+  const v1 = express.Router();
+  const api = new ApiRegistry(v1);
+  registerAdminRoutes(api, deps);
+  registerTemplateRoutes(api, deps);
+  registerNotificationRoutes(api, deps);
+  registerMessageRoutes(api, deps);
+  registerTaskRoutes(api, deps);
+
+  const document = () => {
+    const doc = api.openApiDocument({
+      title: 'Notification orchestrator API',
+      version: '1',
+      description: 'Templates, sends, campaigns and message records. Authenticate with `Authorization: Bearer <api key>`.',
+    });
+    const other = publicApi.openApiDocument({ title: '', version: '', description: '' });
+    Object.assign(doc.paths as object, other.paths as object);
+    return doc;
+  };
+  // The contract is public so /docs can load it; every operation in it still needs its key.
+  app.get('/api/v1/openapi.json', (_req, res) => res.json(document()));
+  app.use('/docs', swaggerUi.serve, swaggerUi.setup(undefined, { swaggerOptions: { url: '/api/v1/openapi.json' } }));
+
+  app.use(publicRouter);
+  app.use(v1);
+  app.use(notFoundHandler);
+  app.use(errorHandler);
+  return { app, registry: api };
+}

@@ -1,0 +1,63 @@
+import { TemplateSchema } from '../../db/entities';
+import type { ApiDeps } from '../deps';
+import { HttpError, unprocessable } from '../errors';
+import { errorSchema, type ApiRegistry } from '../routing';
+import { MAX_RECIPIENTS_PER_CALL, sendNotificationResponse, sendNotificationSchema, type TemplateChannel } from '../schemas';
+import { recordSend } from '../services/notifications';
+import { startTaskWorkflow } from '../services/task-starter';
+import { validateTemplate } from '../services/templates';
+
+export function registerNotificationRoutes(api: ApiRegistry, deps: ApiDeps): void {
+  api.route(
+    {
+      method: 'post',
+      path: '/api/v1/notifications',
+      summary: 'Send a template to one or many recipients (up to 10,000 a call); optional Idempotency-Key header',
+      tag: 'Notifications',
+      auth: 'operator',
+      body: sendNotificationSchema,
+      responses: {
+        202: { description: 'Accepted: durable, dispatched by the task workflow', schema: sendNotificationResponse },
+        400: { description: 'Malformed', schema: errorSchema },
+        409: { description: 'Idempotency-Key reused for a different request', schema: errorSchema },
+        413: { description: 'More than 10,000 recipients', schema: errorSchema },
+        422: { description: 'Unknown template, missing variables, invalid phone or email', schema: errorSchema },
+      },
+    },
+    async ({ req, res, body }) => {
+      if (body.recipients.length > MAX_RECIPIENTS_PER_CALL) {
+        throw new HttpError(413, 'too_many_recipients', `at most ${MAX_RECIPIENTS_PER_CALL} recipients a call; upload a task file for more`);
+      }
+      const idempotencyKey = req.get('idempotency-key')?.trim() || undefined;
+      if (idempotencyKey && idempotencyKey.length > 200) {
+        throw new HttpError(400, 'validation_failed', 'Idempotency-Key is longer than 200 characters', [{ path: 'Idempotency-Key', message: 'too long' }]);
+      }
+      const em = deps.orm.em.fork();
+      const template = await em.findOne(TemplateSchema, { id: body.templateId });
+      if (!template) throw unprocessable(`template ${body.templateId} not found`, [{ path: 'templateId', message: 'no such template' }]);
+      // Channels or senders may have been disabled or revoked since the template was saved.
+      await validateTemplate(em, {
+        name: template.name,
+        timezone: template.timezone,
+        sendWindows: template.sendWindows,
+        channels: template.channels as unknown as TemplateChannel[],
+      });
+      const { response, created } = await recordSend(deps.pool, deps.config, {
+        template,
+        variables: body.variables,
+        recipients: body.recipients,
+        createdBy: req.principal!.apiKeyId,
+        idempotencyKey,
+      });
+      if (created) {
+        try {
+          await startTaskWorkflow(deps.temporal, deps.config, { id: response.taskId, name: `${template.name} (API)`, templateId: template.id });
+        } catch (error) {
+          // The send is already durable; the task recovery loop starts its workflow later.
+          req.log.warn({ err: error, taskId: response.taskId }, 'task workflow not started yet');
+        }
+      }
+      res.status(202).json(response);
+    },
+  );
+}

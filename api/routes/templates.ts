@@ -1,0 +1,134 @@
+import { z } from 'zod';
+import { TemplateSchema, type TemplateRecord } from '../../db/entities';
+import type { ApiDeps } from '../deps';
+import { conflict, notFound } from '../errors';
+import { errorSchema, listResponse, paginationQuery, type ApiRegistry } from '../routing';
+import { templateInputSchema, templateSchema } from '../schemas';
+import { createTemplate, presentTemplate, templateVariables, validateTemplate } from '../services/templates';
+
+const isUuid = (value: string) => z.uuid().safeParse(value).success;
+
+export function registerTemplateRoutes(api: ApiRegistry, deps: ApiDeps): void {
+  const findTemplate = async (id: string | undefined) => {
+    const em = deps.orm.em.fork();
+    const template = id && isUuid(id) ? await em.findOne(TemplateSchema, { id }) : null;
+    if (!template) throw notFound(`template ${id}`);
+    return { em, template };
+  };
+
+  api.route(
+    {
+      method: 'post',
+      path: '/api/v1/templates',
+      summary: 'Create a notification template',
+      tag: 'Templates',
+      auth: 'operator',
+      body: templateInputSchema,
+      responses: {
+        201: { description: 'Created; `variables` lists the placeholders found', schema: templateSchema },
+        400: { description: 'Malformed', schema: errorSchema },
+        422: { description: 'Disabled channel, unapproved sender, bad timezone or window', schema: errorSchema },
+      },
+    },
+    async ({ res, body }) => {
+      const template = await createTemplate(deps.orm.em.fork(), body);
+      res.status(201).json(presentTemplate(template));
+    },
+  );
+
+  api.route(
+    {
+      method: 'get',
+      path: '/api/v1/templates',
+      summary: 'Find templates: a full id finds that template, otherwise a case-insensitive part of the name',
+      tag: 'Templates',
+      auth: 'operator',
+      query: z.object({ search: z.string().optional(), ...paginationQuery }),
+      responses: { 200: { description: 'Templates, newest first', schema: listResponse(templateSchema) } },
+    },
+    async ({ res, query }) => {
+      const em = deps.orm.em.fork();
+      const search = query.search?.trim();
+      let where: Record<string, unknown> = {};
+      if (search && isUuid(search)) where = { id: search };
+      else if (search) where = { name: { $ilike: `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%` } };
+      const [items, total] = await em.findAndCount(TemplateSchema, where, {
+        orderBy: { createdAt: 'desc', id: 'asc' },
+        limit: query.pageSize,
+        offset: (query.page - 1) * query.pageSize,
+      });
+      res.json({ items: items.map(presentTemplate), total, page: query.page, pageSize: query.pageSize });
+    },
+  );
+
+  api.route(
+    {
+      method: 'get',
+      path: '/api/v1/templates/:id',
+      summary: 'Get a template',
+      tag: 'Templates',
+      auth: 'operator',
+      responses: { 200: { description: 'The template', schema: templateSchema }, 404: { description: 'Unknown template', schema: errorSchema } },
+    },
+    async ({ res, params }) => {
+      const { template } = await findTemplate(params.id);
+      res.json(presentTemplate(template));
+    },
+  );
+
+  api.route(
+    {
+      method: 'put',
+      path: '/api/v1/templates/:id',
+      summary: 'Replace a template (running tasks keep the messages already rendered)',
+      tag: 'Templates',
+      auth: 'operator',
+      body: templateInputSchema,
+      responses: {
+        200: { description: 'Updated', schema: templateSchema },
+        404: { description: 'Unknown template', schema: errorSchema },
+        422: { description: 'Unacceptable content', schema: errorSchema },
+      },
+    },
+    async ({ res, params, body }) => {
+      const { em, template } = await findTemplate(params.id);
+      const channels = await validateTemplate(em, body);
+      const changes: Partial<TemplateRecord> = {
+        name: body.name,
+        timezone: body.timezone,
+        sendWindows: body.sendWindows,
+        channels: channels as unknown as Record<string, unknown>[],
+        variables: templateVariables(channels),
+        updatedAt: new Date(),
+      };
+      Object.assign(template, changes);
+      await em.flush();
+      res.json(presentTemplate(template));
+    },
+  );
+
+  api.route(
+    {
+      method: 'delete',
+      path: '/api/v1/templates/:id',
+      summary: 'Delete a template (409 while a running task uses it)',
+      tag: 'Templates',
+      auth: 'operator',
+      responses: {
+        204: { description: 'Deleted' },
+        404: { description: 'Unknown template', schema: errorSchema },
+        409: { description: 'A running task uses it', schema: errorSchema },
+      },
+    },
+    async ({ res, params }) => {
+      const { em, template } = await findTemplate(params.id);
+      const { rows } = await deps.pool.query(
+        `select id from tasks where template_id = $1 and status in ('created', 'in_progress', 'paused') limit 1`,
+        [template.id],
+      );
+      if (rows[0]) throw conflict(`template is used by task ${rows[0].id}, which has not finished`);
+      await em.remove(template).flush();
+      res.status(204).end();
+    },
+  );
+}

@@ -1,0 +1,134 @@
+import type { Request, Response, Router } from 'express';
+import { z } from 'zod';
+import { requireRole, type Role } from './auth';
+import { badRequest, zodDetails } from './errors';
+
+/**
+ * One place where a route is declared: its request schemas validate the request and generate the
+ * OpenAPI document (`GET /api/v1/openapi.json`), so the two cannot drift apart.
+ */
+export interface RouteSpec<B extends z.ZodType | undefined, Q extends z.ZodType | undefined> {
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
+  /** Express path, e.g. `/api/v1/templates/:id`. */
+  path: string;
+  summary: string;
+  tag: string;
+  /** `public` routes authenticate their own way (or not at all). */
+  auth: Role | 'public';
+  body?: B;
+  query?: Q;
+  /** Non-JSON request body (multipart uploads), documented as given. */
+  requestContent?: Record<string, unknown>;
+  responses: Record<number, { description: string; schema?: z.ZodType; contentType?: string }>;
+}
+
+export interface HandlerContext<B, Q> {
+  req: Request;
+  res: Response;
+  body: B;
+  query: Q;
+  params: Record<string, string>;
+}
+
+type Infer<T> = T extends z.ZodType ? z.infer<T> : undefined;
+
+export class ApiRegistry {
+  readonly routes: RouteSpec<z.ZodType | undefined, z.ZodType | undefined>[] = [];
+
+  constructor(private readonly router: Router) {}
+
+  route<B extends z.ZodType | undefined = undefined, Q extends z.ZodType | undefined = undefined>(
+    spec: RouteSpec<B, Q>,
+    handler: (ctx: HandlerContext<Infer<B>, Infer<Q>>) => Promise<unknown> | unknown,
+  ): void {
+    this.routes.push(spec as RouteSpec<z.ZodType | undefined, z.ZodType | undefined>);
+    const middleware = spec.auth === 'admin' ? [requireRole('admin')] : [];
+    this.router[spec.method](spec.path, ...middleware, async (req: Request, res: Response) => {
+      const body = spec.body ? parseOr400(spec.body, req.body ?? {}, 'body') : undefined;
+      const query = spec.query ? parseOr400(spec.query, req.query, 'query') : undefined;
+      await handler({ req, res, body: body as Infer<B>, query: query as Infer<Q>, params: req.params as Record<string, string> });
+    });
+  }
+
+  openApiDocument(info: { title: string; version: string; description: string }): Record<string, unknown> {
+    const paths: Record<string, Record<string, unknown>> = {};
+    for (const spec of this.routes) {
+      const openApiPath = spec.path.replace(/:([A-Za-z_]+)(\.[a-z]+)?/g, (_m, name, ext) => `{${name}}${ext ?? ''}`);
+      const parameters: unknown[] = [...spec.path.matchAll(/:([A-Za-z_]+)/g)].map((m) => ({
+        name: m[1],
+        in: 'path',
+        required: true,
+        schema: { type: 'string' },
+      }));
+      if (spec.query) {
+        const schema = toJsonSchema(spec.query) as { properties?: Record<string, unknown>; required?: string[] };
+        for (const [name, propertySchema] of Object.entries(schema.properties ?? {})) {
+          parameters.push({ name, in: 'query', required: schema.required?.includes(name) ?? false, schema: propertySchema });
+        }
+      }
+      const operation: Record<string, unknown> = {
+        summary: spec.summary,
+        tags: [spec.tag],
+        parameters,
+        responses: Object.fromEntries(
+          Object.entries(spec.responses).map(([status, r]) => [
+            status,
+            {
+              description: r.description,
+              ...(r.schema || r.contentType
+                ? { content: { [r.contentType ?? 'application/json']: { schema: r.schema ? toJsonSchema(r.schema) : { type: 'string', format: 'binary' } } } }
+                : {}),
+            },
+          ]),
+        ),
+      };
+      if (spec.auth === 'public') operation.security = [];
+      if (spec.body) operation.requestBody = { required: true, content: { 'application/json': { schema: toJsonSchema(spec.body) } } };
+      if (spec.requestContent) operation.requestBody = { required: true, content: spec.requestContent };
+      (paths[openApiPath] ??= {})[spec.method] = operation;
+    }
+    return {
+      openapi: '3.1.0',
+      info,
+      servers: [{ url: '/' }],
+      components: {
+        securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <api key>' } },
+        schemas: { Error: toJsonSchema(errorSchema) },
+      },
+      security: [{ apiKey: [] }],
+      paths,
+    };
+  }
+}
+
+function parseOr400<T extends z.ZodType>(schema: T, value: unknown, where: 'body' | 'query'): z.infer<T> {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    throw badRequest(`invalid request ${where}`, zodDetails(result.error, where === 'query' ? ['query'] : []));
+  }
+  return result.data;
+}
+
+function toJsonSchema(schema: z.ZodType): unknown {
+  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  delete json.$schema;
+  return json;
+}
+
+export const errorSchema = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  }),
+});
+
+/** `?page=1&pageSize=50` (shared/API.md, "Lists"). */
+export const paginationQuery = {
+  page: z.coerce.number().int().min(1).default(1),
+  pageSize: z.coerce.number().int().min(1).max(500).default(50),
+};
+
+export function listResponse<T extends z.ZodType>(item: T) {
+  return z.object({ items: z.array(item), total: z.number().int(), page: z.number().int(), pageSize: z.number().int() });
+}

@@ -1,0 +1,233 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Pool } from 'pg';
+import type { AppConfig, Channel } from '../../core/config';
+import { isValidEmail, normalizePhone } from '../../core/phone';
+import { missingVariables, renderText, type Variables } from '../../core/render';
+import { messageCost, pricePerPart, smsInfo } from '../../core/sms';
+import type { TemplateRecord } from '../../db/entities';
+import { insertMessages, type NewMessage } from '../../db/messages';
+import { recordTaskEvent } from '../../db/tasks';
+import { taskWorkflowId } from '../../workflows/definitions';
+import { HttpError, unprocessable, type ErrorDetail } from '../errors';
+import type { RecipientInput, TemplateChannel } from '../schemas';
+
+export interface RenderedChannel {
+  text: string | null;
+  payload: Record<string, unknown>;
+  parts: number;
+}
+
+/** Renders one channel of a template for one recipient's variables. */
+export function renderChannel(channel: TemplateChannel, vars: Variables): RenderedChannel {
+  switch (channel.channel) {
+    case 'sms': {
+      const text = renderText(channel.text, vars);
+      return { text, payload: {}, parts: smsInfo(text).parts };
+    }
+    case 'email': {
+      const text = renderText(channel.text, vars, { html: true });
+      return { text, payload: { subject: renderText(channel.subject, vars) }, parts: 1 };
+    }
+    case 'push':
+      return { text: renderText(channel.text, vars), payload: {}, parts: 1 };
+    case 'viber':
+      return {
+        text: renderText(channel.text, vars),
+        payload: {
+          imageUrl: channel.imageUrl ? renderText(channel.imageUrl, vars) : undefined,
+          buttonUrl: channel.buttonUrl ? renderText(channel.buttonUrl, vars) : undefined,
+          buttonText: channel.buttonText ? renderText(channel.buttonText, vars) : undefined,
+        },
+        parts: 1,
+      };
+    case 'whatsapp': {
+      const templateData = Object.fromEntries(Object.entries(channel.templateData).map(([k, v]) => [k, renderText(v, vars)]));
+      return {
+        text: `${channel.templateName} ${JSON.stringify(templateData)}`,
+        payload: {
+          templateName: channel.templateName,
+          templateNamespace: channel.templateNamespace,
+          language: channel.language,
+          templateData,
+          mediaUrl: channel.mediaUrl ? renderText(channel.mediaUrl, vars) : undefined,
+        },
+        parts: 1,
+      };
+    }
+    case 'chat':
+      return {
+        text: renderText(channel.text, vars),
+        payload: { chatId: channel.chatId, botId: channel.botId, messenger: channel.messenger },
+        parts: 1,
+      };
+  }
+}
+
+interface ResolvedRecipient {
+  address?: string;
+  country?: string;
+  error?: ErrorDetail;
+}
+
+/** The recipient's address on a channel: E.164 phone, e-mail or push token. */
+function addressFor(channel: Channel, recipient: RecipientInput, index: number): ResolvedRecipient {
+  const path = (field: string) => `recipients.${index}.${field}`;
+  if (channel === 'email') {
+    if (!recipient.email) return { error: { path: path('email'), message: 'an email address is needed for the email channel' } };
+    if (!isValidEmail(recipient.email)) return { error: { path: path('email'), message: `"${recipient.email}" is not a valid email address` } };
+    return { address: recipient.email.toLowerCase() };
+  }
+  if (channel === 'push') {
+    if (!recipient.pushToken) return { error: { path: path('pushToken'), message: 'a push token is needed for the push channel' } };
+    return { address: recipient.pushToken };
+  }
+  if (channel === 'chat' && !recipient.phone) {
+    if (!recipient.externalId) return { error: { path: path('phone'), message: 'a phone or externalId is needed for the chat channel' } };
+    return { address: recipient.externalId };
+  }
+  if (!recipient.phone) return { error: { path: path('phone'), message: `a phone number is needed for the ${channel} channel` } };
+  const phone = normalizePhone(recipient.phone);
+  if (!phone) return { error: { path: path('phone'), message: `"${recipient.phone}" is not a valid phone number` } };
+  return { address: phone.e164, country: phone.country };
+}
+
+export interface SendRequest {
+  template: TemplateRecord;
+  variables: Variables;
+  recipients: RecipientInput[];
+  createdBy: string;
+  idempotencyKey?: string;
+}
+
+export interface SendResponse {
+  taskId: string;
+  messages: { id: string; channel: string; recipient: string; status: string; optional: boolean }[];
+}
+
+/** Builds every message row of a send (one per recipient per channel) or throws 422 with every problem. */
+export function planMessages(req: SendRequest, taskId: string, config: AppConfig): NewMessage[] {
+  const channels = req.template.channels as unknown as TemplateChannel[];
+  const details: ErrorDetail[] = [];
+  const rows: NewMessage[] = [];
+  req.recipients.forEach((recipient, index) => {
+    const vars: Variables = { ...req.variables, ...recipient.variables };
+    const missing = missingVariables(req.template.variables, vars);
+    if (missing.length > 0) {
+      details.push({ path: `recipients.${index}.variables`, message: `missing values for: ${missing.join(', ')}` });
+    }
+    const groupId = randomUUID();
+    const seq = index + 1;
+    channels.forEach((channel, channelIndex) => {
+      const resolved = addressFor(channel.channel, recipient, index);
+      if (resolved.error) {
+        // A fallback channel the recipient has no address for is simply not offered.
+        if (channel.mandatory || channelIndex === 0) details.push(resolved.error);
+        return;
+      }
+      const rendered = renderChannel(channel, vars);
+      const price = pricePerPart(config.priceTable, channel.channel, resolved.country);
+      rows.push({
+        id: randomUUID(),
+        taskId,
+        groupId,
+        sendId: `${taskId}:${seq}:${channel.channel}`,
+        seq,
+        channel: channel.channel,
+        channelIndex,
+        optional: !channel.mandatory,
+        status: 'CREATED',
+        statusDescription: channel.mandatory ? null : 'Created, but optional',
+        sender: channel.channel === 'chat' ? channel.botId : channel.sender,
+        recipient: resolved.address!,
+        externalId: recipient.externalId ?? null,
+        text: rendered.text,
+        payload: rendered.payload,
+        variables: vars,
+        templateId: req.template.id,
+        templateName: req.template.name,
+        parts: rendered.parts,
+        cost: messageCost(rendered.parts, price),
+        lifetimeSeconds: channel.lifetimeMinutes * 60,
+      });
+    });
+  });
+  if (details.length > 0) throw unprocessable('some recipients cannot be sent to', details);
+  return rows;
+}
+
+function requestHash(req: SendRequest): string {
+  return createHash('sha256')
+    .update(JSON.stringify({ t: req.template.id, v: req.variables, r: req.recipients }))
+    .digest('hex');
+}
+
+/**
+ * Records a send durably — its task, every message row and the idempotency key — in one
+ * transaction, before the caller answers 202. Returns the stored answer for a repeated key.
+ */
+export async function recordSend(
+  pool: Pool,
+  config: AppConfig,
+  req: SendRequest,
+): Promise<{ response: SendResponse; created: boolean }> {
+  const taskId = randomUUID();
+  const rows = planMessages(req, taskId, config);
+  const hash = requestHash(req);
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    if (req.idempotencyKey) {
+      // Waits for a concurrent request with the same key to commit, then finds its answer.
+      const inserted = await client.query(
+        `insert into idempotency_keys (api_key_id, key, request_hash, status_code, response) values ($1, $2, $3, 0, '{}')
+         on conflict do nothing`,
+        [req.createdBy, req.idempotencyKey, hash],
+      );
+      if (inserted.rowCount === 0) {
+        await client.query('rollback');
+        const { rows: stored } = await pool.query('select request_hash, response from idempotency_keys where api_key_id = $1 and key = $2', [
+          req.createdBy,
+          req.idempotencyKey,
+        ]);
+        if (stored[0].request_hash !== hash) {
+          throw new HttpError(409, 'idempotency_key_reused', 'this Idempotency-Key was used for a different request');
+        }
+        return { response: stored[0].response as SendResponse, created: false };
+      }
+    }
+    await client.query(
+      `insert into tasks (id, name, type, status, template_id, timezone, send_windows, total, workflow_id, created_by)
+       values ($1, $2, 'api', 'created', $3, $4, $5, $6, $7, $8)`,
+      [
+        taskId,
+        `${req.template.name} (API)`,
+        req.template.id,
+        req.template.timezone,
+        JSON.stringify(req.template.sendWindows),
+        req.recipients.length,
+        taskWorkflowId(taskId),
+        req.createdBy,
+      ],
+    );
+    await recordTaskEvent(client, taskId, 'created', { source: 'api', recipients: req.recipients.length, messages: rows.length });
+    await insertMessages(client, rows, 'api');
+    const response: SendResponse = {
+      taskId,
+      messages: rows.map((m) => ({ id: m.id, channel: m.channel, recipient: m.recipient, status: m.status, optional: m.optional })),
+    };
+    if (req.idempotencyKey) {
+      await client.query('update idempotency_keys set status_code = 202, response = $3 where api_key_id = $1 and key = $2', [
+        req.createdBy,
+        req.idempotencyKey,
+        JSON.stringify(response),
+      ]);
+    }
+    await client.query('commit');
+    return { response, created: true };
+  } catch (error) {
+    await client.query('rollback').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}

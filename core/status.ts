@@ -1,0 +1,77 @@
+/**
+ * The message status state machine (DESIGN.md, "Message model and status semantics").
+ * Receipts may arrive late or out of order, so every write goes through `canTransition`:
+ * a status never moves backwards and a final status only moves to a "better" final status.
+ */
+export const MESSAGE_STATUSES = [
+  'CREATED',
+  'QUEUED',
+  'DELAYED',
+  'PAUSED',
+  'SENT',
+  'PENDING',
+  'DELIVERED',
+  'READ',
+  'UNDELIVERED',
+  'ERROR',
+  'CANCELED',
+  'SKIPPED',
+] as const;
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
+
+/** Statuses after which the message will not be (re)sent on its channel. */
+export const FINAL_STATUSES: readonly MessageStatus[] = ['DELIVERED', 'READ', 'UNDELIVERED', 'ERROR', 'CANCELED', 'SKIPPED'];
+/** Not yet handed to a provider: these can still be paused, delayed or canceled. */
+export const WAITING_STATUSES: readonly MessageStatus[] = ['CREATED', 'QUEUED', 'DELAYED', 'PAUSED'];
+/** Handed to a provider, outcome not known yet: the sending lifetime applies. */
+export const IN_FLIGHT_STATUSES: readonly MessageStatus[] = ['SENT', 'PENDING'];
+/** The attempt failed: an optional channel that follows may be used. */
+export const FAILED_STATUSES: readonly MessageStatus[] = ['UNDELIVERED', 'ERROR'];
+export const DELIVERED_STATUSES: readonly MessageStatus[] = ['DELIVERED', 'READ'];
+
+const TRANSITIONS: Record<MessageStatus, readonly MessageStatus[]> = {
+  CREATED: ['QUEUED', 'DELAYED', 'PAUSED', 'CANCELED', 'ERROR', 'SKIPPED'],
+  DELAYED: ['QUEUED', 'CREATED', 'PAUSED', 'CANCELED', 'ERROR', 'SKIPPED'],
+  PAUSED: ['QUEUED', 'CREATED', 'DELAYED', 'CANCELED', 'ERROR', 'SKIPPED'],
+  // A claimed message that has not reached the provider yet can still be paused or canceled.
+  QUEUED: ['SENT', 'PENDING', 'DELIVERED', 'READ', 'UNDELIVERED', 'ERROR', 'PAUSED', 'DELAYED', 'CREATED', 'CANCELED'],
+  SENT: ['PENDING', 'DELIVERED', 'READ', 'UNDELIVERED', 'ERROR'],
+  PENDING: ['DELIVERED', 'READ', 'UNDELIVERED', 'ERROR'],
+  DELIVERED: ['READ'],
+  READ: [],
+  // A delivery receipt that arrives after the lifetime expired is the truth about the carrier:
+  // the row records it, but the fallback decision already taken is never repeated.
+  UNDELIVERED: ['DELIVERED', 'READ', 'SKIPPED'],
+  ERROR: ['SKIPPED'],
+  CANCELED: [],
+  SKIPPED: [],
+};
+
+export function isMessageStatus(value: unknown): value is MessageStatus {
+  return typeof value === 'string' && (MESSAGE_STATUSES as readonly string[]).includes(value);
+}
+
+export function isFinal(status: MessageStatus): boolean {
+  return FINAL_STATUSES.includes(status);
+}
+
+export function canTransition(from: MessageStatus, to: MessageStatus): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+/** Every status from which `to` may be reached: used to guard batched SQL updates. */
+export function allowedPredecessors(to: MessageStatus): MessageStatus[] {
+  return MESSAGE_STATUSES.filter((from) => canTransition(from, to));
+}
+
+export const TASK_STATUSES = ['created', 'in_progress', 'paused', 'completed', 'canceled', 'failed'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+export const FINAL_TASK_STATUSES: readonly TaskStatus[] = ['completed', 'canceled', 'failed'];
+
+/** `GET /api/v1/tasks?category=` groups task statuses for the operator's tabs. */
+export const TASK_CATEGORIES: Record<'in_progress' | 'created' | 'paused' | 'completed', readonly TaskStatus[]> = {
+  in_progress: ['in_progress'],
+  created: ['created'],
+  paused: ['paused'],
+  completed: ['completed', 'canceled', 'failed'],
+};

@@ -1,0 +1,90 @@
+import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { Pool } from 'pg';
+import type { Logger } from 'pino';
+import { CHANNELS, channelTaskQueue, type AppConfig } from '../core/config';
+import { createControlActivities } from '../activities/control';
+import { createDispatchActivities } from '../activities/dispatch';
+import { SandboxCarrier, sandboxProviders } from '../activities/channels/sandbox';
+import type { ProviderRegistry } from '../activities/channels/types';
+
+export interface RunningWorkers {
+  /** Resolves when every worker has stopped. */
+  done: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+let cachedBundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** The workflow bundle is built once per process (a few seconds of webpack) and shared. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  cachedBundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: silentBundlerLogger });
+  return cachedBundle;
+}
+const silentBundlerLogger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never;
+
+let runtimeInstalled = false;
+/** The SDK logs every worker state change at INFO; keep its log to warnings unless asked. */
+export function installWorkerRuntime(level: string): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  const sdkLevel = level === 'debug' || level === 'trace' ? 'DEBUG' : 'WARN';
+  Runtime.install({ logger: new DefaultLogger(sdkLevel) });
+}
+
+export async function connectWorker(config: AppConfig): Promise<NativeConnection> {
+  installWorkerRuntime(config.logLevel);
+  return NativeConnection.connect({
+    address: config.temporal.address,
+    tls: config.temporal.tls ? {} : undefined,
+    apiKey: config.temporal.apiKey,
+  });
+}
+
+/**
+ * Starts the orchestrator worker (task workflows, control activities) and one activity worker per
+ * channel task queue, each with its own rate limit, plus the sandbox carrier that delivers the
+ * sandbox provider's receipts.
+ */
+export async function startWorkers(deps: {
+  config: AppConfig;
+  pool: Pool;
+  connection: NativeConnection;
+  logger: Logger;
+  providers?: ProviderRegistry;
+}): Promise<RunningWorkers> {
+  const { config, pool, connection, logger } = deps;
+  const providers = deps.providers ?? sandboxProviders(pool, config.sandbox.latencyMs);
+  const orchestrator = await Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.orchestratorTaskQueue,
+    workflowBundle: await workflowBundle(),
+    activities: createControlActivities({ pool }),
+    maxConcurrentActivityTaskExecutions: 20,
+  });
+  const dispatch = createDispatchActivities({ pool, providers });
+  const channelWorkers = await Promise.all(
+    CHANNELS.map((channel) =>
+      Worker.create({
+        connection,
+        namespace: config.temporal.namespace,
+        taskQueue: channelTaskQueue(channel),
+        activities: dispatch,
+        maxConcurrentActivityTaskExecutions: 8,
+        maxTaskQueueActivitiesPerSecond: config.channelRatePerSecond[channel],
+      }),
+    ),
+  );
+  const carrier = new SandboxCarrier(pool);
+  carrier.start();
+  const workers = [orchestrator, ...channelWorkers];
+  const done = Promise.all(workers.map((w) => w.run())).then(() => undefined);
+  logger.info({ taskQueues: [config.orchestratorTaskQueue, ...CHANNELS.map(channelTaskQueue)] }, 'workers started');
+  return {
+    done,
+    async shutdown() {
+      await carrier.stop();
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await done;
+    },
+  };
+}
