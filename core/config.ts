@@ -33,6 +33,8 @@ export interface AppConfig {
   logLevel: string;
   /** Price per SMS part / per message, per channel and optionally per country (PRICE_TABLE JSON). */
   priceTable: PriceTable;
+  /** ISO country whose national format is assumed for phones written without + (optional). */
+  defaultPhoneCountry?: string;
 }
 
 export const DEV_ADMIN_API_KEY = 'dev-admin-key';
@@ -78,6 +80,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     sandbox: { latencyMs: intFromEnv(env, 'SANDBOX_LATENCY_MS', 200) },
     channelRatePerSecond,
     logLevel: env.LOG_LEVEL || 'info',
+    defaultPhoneCountry: env.DEFAULT_PHONE_COUNTRY || undefined,
     priceTable: env.PRICE_TABLE ? parsePriceTable(env.PRICE_TABLE) : DEFAULT_PRICE_TABLE,
   };
 }

@@ -1,17 +1,23 @@
-import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
 
 export interface NormalizedPhone {
   e164: string;
   country?: string;
 }
 
-/** Normalises to E.164; undefined when the number is not a valid phone number. Numbers without
- * a leading + are read as international (the digits include the country code). */
-export function normalizePhone(input: string): NormalizedPhone | undefined {
-  const trimmed = input.trim().replace(/[\s()-]/g, '');
+/**
+ * Normalises to E.164; undefined when the number is not a valid phone number. A number without a
+ * leading + is read in `defaultCountry`'s national format when one is configured
+ * (DEFAULT_PHONE_COUNTRY, e.g. RU: "8 999 000-00-07"), else as international digits.
+ */
+export function normalizePhone(input: string, defaultCountry?: string): NormalizedPhone | undefined {
+  const trimmed = input.trim().replace(/[\s().-]/g, '');
   if (!/^\+?\d{6,16}$/.test(trimmed)) return undefined;
-  const parsed = parsePhoneNumberFromString(trimmed.startsWith('+') ? trimmed : `+${trimmed}`);
-  if (!parsed || !parsed.isValid()) return undefined;
+  const candidates = trimmed.startsWith('+')
+    ? [parsePhoneNumberFromString(trimmed)]
+    : [defaultCountry ? parsePhoneNumberFromString(trimmed, defaultCountry.toUpperCase() as CountryCode) : undefined, parsePhoneNumberFromString(`+${trimmed}`)];
+  const parsed = candidates.find((p) => p?.isValid());
+  if (!parsed) return undefined;
   return { e164: parsed.number, country: parsed.country };
 }
 

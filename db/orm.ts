@@ -12,7 +12,7 @@ export async function openOrm(databaseUrl: string, poolMax = 10): Promise<MikroO
     entities: ENTITIES,
     discovery: { disableDynamicFileAccess: true, requireEntitiesArray: true },
     extensions: [Migrator],
-    migrations: { migrationsList: MIGRATIONS, transactional: true, allOrNothing: true, snapshot: false },
+    migrations: { migrationsList: MIGRATIONS, transactional: true, allOrNothing: true, snapshot: false, silent: true },
     pool: { min: 0, max: poolMax },
     allowGlobalContext: false,
     debug: false,

@@ -22,11 +22,11 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
 const silentBundlerLogger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never;
 
 let runtimeInstalled = false;
-/** The SDK logs every worker state change at INFO; keep its log to warnings unless asked. */
+/** The SDK logs every worker state change at INFO (and activity-only workers at WARN); keep it quiet unless asked. */
 export function installWorkerRuntime(level: string): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  const sdkLevel = level === 'debug' || level === 'trace' ? 'DEBUG' : 'WARN';
+  const sdkLevel = level === 'debug' || level === 'trace' ? 'DEBUG' : level === 'info' ? 'WARN' : 'ERROR';
   Runtime.install({ logger: new DefaultLogger(sdkLevel) });
 }
 

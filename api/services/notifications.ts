@@ -70,7 +70,7 @@ interface ResolvedRecipient {
 }
 
 /** The recipient's address on a channel: E.164 phone, e-mail or push token. */
-function addressFor(channel: Channel, recipient: RecipientInput, index: number): ResolvedRecipient {
+function addressFor(channel: Channel, recipient: RecipientInput, index: number, defaultCountry?: string): ResolvedRecipient {
   const path = (field: string) => `recipients.${index}.${field}`;
   if (channel === 'email') {
     if (!recipient.email) return { error: { path: path('email'), message: 'an email address is needed for the email channel' } };
@@ -86,7 +86,7 @@ function addressFor(channel: Channel, recipient: RecipientInput, index: number):
     return { address: recipient.externalId };
   }
   if (!recipient.phone) return { error: { path: path('phone'), message: `a phone number is needed for the ${channel} channel` } };
-  const phone = normalizePhone(recipient.phone);
+  const phone = normalizePhone(recipient.phone, defaultCountry);
   if (!phone) return { error: { path: path('phone'), message: `"${recipient.phone}" is not a valid phone number` } };
   return { address: phone.e164, country: phone.country };
 }
@@ -118,7 +118,7 @@ export function planMessages(req: SendRequest, taskId: string, config: AppConfig
     const groupId = randomUUID();
     const seq = index + 1;
     channels.forEach((channel, channelIndex) => {
-      const resolved = addressFor(channel.channel, recipient, index);
+      const resolved = addressFor(channel.channel, recipient, index, config.defaultPhoneCountry);
       if (resolved.error) {
         // A fallback channel the recipient has no address for is simply not offered.
         if (channel.mandatory || channelIndex === 0) details.push(resolved.error);

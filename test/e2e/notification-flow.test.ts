@@ -1,0 +1,67 @@
+import { TASK_STATUS } from '../../core/search-attributes';
+import { eventually, smsTemplate, startStack, type TestStack } from '../support/harness';
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startStack({ worker: true });
+});
+afterAll(async () => {
+  await stack.close();
+});
+
+describe('one notification through the real stack', () => {
+  it('API → Postgres → task workflow → sandbox SMS → receipt → DELIVERED, visible in Temporal', async () => {
+    const templateId = await smsTemplate(stack);
+    const sent = await stack
+      .admin()
+      .post('/api/v1/notifications')
+      .send({ templateId, variables: { order: 'A-1' }, recipients: [{ externalId: 'crm-42', phone: '8 (999) 000-00-07', variables: { name: 'Ann' } }] })
+      .expect(202);
+    expect(sent.body.messages).toEqual([
+      { id: expect.any(String), channel: 'sms', recipient: '+79990000007', status: 'CREATED', optional: false },
+    ]);
+    const messageId = sent.body.messages[0].id;
+
+    const message = await eventually(
+      async () => (await stack.admin().get(`/api/v1/messages/${messageId}`).expect(200)).body,
+      (m) => m.status === 'DELIVERED',
+    );
+    expect(message.text).toBe('Hi Ann, order A-1 is ready');
+    expect(message.parts).toBe(1);
+    expect(message.cost).toBeGreaterThan(0);
+    expect(message.sentAt).not.toBeNull();
+    expect(message.events.map((e: { status: string }) => e.status)).toEqual(['CREATED', 'QUEUED', 'SENT', 'DELIVERED']);
+
+    const task = await eventually(
+      async () => (await stack.admin().get(`/api/v1/tasks/${sent.body.taskId}`).expect(200)).body,
+      (t) => t.status === 'completed',
+    );
+    expect(task.counts).toEqual({ DELIVERED: 1 });
+    expect(task.workflowId).toBe(`task-${sent.body.taskId}`);
+    expect(task.temporalUiUrl).toContain(`/workflows/task-${sent.body.taskId}`);
+
+    // The run is in Temporal with its search attributes, as an engineer would find it in the UI.
+    const handle = stack.deps.temporal.workflow.getHandle(task.workflowId);
+    expect(await handle.result()).toEqual({ status: 'completed' });
+    const description = await handle.describe();
+    expect(description.typedSearchAttributes.get(TASK_STATUS)).toBe('completed');
+    const found = [];
+    for await (const run of stack.deps.temporal.workflow.list({ query: `TaskId = "${sent.body.taskId}"` })) found.push(run.workflowId);
+    expect(found).toEqual([task.workflowId]);
+
+    const history = (await stack.admin().get(`/api/v1/tasks/${sent.body.taskId}/history`).expect(200)).body;
+    expect(history.events.map((e: { kind: string }) => e.kind)).toEqual(['created', 'started', 'completed']);
+  });
+
+  it('an Idempotency-Key repeat returns the first answer and sends nothing new', async () => {
+    const templateId = await smsTemplate(stack);
+    const body = { templateId, variables: { name: 'Bo', order: 'B-2' }, recipients: [{ phone: '+79990000017' }] };
+    const first = await stack.admin().post('/api/v1/notifications').set('Idempotency-Key', 'order-B-2').send(body).expect(202);
+    const again = await stack.admin().post('/api/v1/notifications').set('Idempotency-Key', 'order-B-2').send(body).expect(202);
+    expect(again.body).toEqual(first.body);
+    const { rows } = await stack.deps.pool.query('select count(*)::int as n from messages where recipient = $1', ['+79990000017']);
+    expect(rows[0].n).toBe(1);
+    const other = await stack.admin().post('/api/v1/notifications').set('Idempotency-Key', 'order-B-2').send({ ...body, variables: { name: 'X', order: 'Y' } });
+    expect(other.status).toBe(409);
+  });
+});

@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto';
+import pino from 'pino';
+import request from 'supertest';
+import type { Express } from 'express';
+import { createApp } from '../../api/app';
+import { createApiKey, ensureBootstrapKey } from '../../api/auth';
+import type { ApiDeps } from '../../api/deps';
+import { connectTemporalClient } from '../../api/server';
+import { loadConfig, type AppConfig } from '../../core/config';
+import { openOrm } from '../../db/orm';
+import { createPool } from '../../db/pool';
+import { connectWorker, startWorkers, type RunningWorkers } from '../../worker/worker';
+import type { NativeConnection } from '@temporalio/worker';
+
+export const ADMIN_KEY = 'test-admin-key';
+
+export interface TestStack {
+  app: Express;
+  deps: ApiDeps;
+  config: AppConfig;
+  /** supertest with the admin key. */
+  admin: () => ReturnType<typeof authed>;
+  operatorKey: string;
+  close(): Promise<void>;
+}
+
+function authed(app: Express, key: string) {
+  const agent = request(app);
+  return {
+    get: (url: string) => agent.get(url).set('Authorization', `Bearer ${key}`),
+    post: (url: string) => agent.post(url).set('Authorization', `Bearer ${key}`),
+    put: (url: string) => agent.put(url).set('Authorization', `Bearer ${key}`),
+    patch: (url: string) => agent.patch(url).set('Authorization', `Bearer ${key}`),
+    delete: (url: string) => agent.delete(url).set('Authorization', `Bearer ${key}`),
+  };
+}
+
+/** The API (in process, through supertest) against the test database and dev server; with
+ * `worker: true` also the real workers, each test file on task queues of its own. */
+export async function startStack(options: { worker?: boolean; env?: Record<string, string> } = {}): Promise<TestStack> {
+  const suffix = randomUUID().slice(0, 8);
+  const config = loadConfig({
+    ...process.env,
+    ADMIN_API_KEY: ADMIN_KEY,
+    SANDBOX_LATENCY_MS: '100',
+    TEMPORAL_TASK_QUEUE: `orchestrator-${suffix}`,
+    LOG_LEVEL: 'error',
+    DEFAULT_PHONE_COUNTRY: 'RU',
+    ...options.env,
+  });
+  const logger = pino({ level: 'error' });
+  const pool = createPool(config.databaseUrl, 10);
+  const orm = await openOrm(config.databaseUrl);
+  const temporal = await connectTemporalClient(config);
+  await ensureBootstrapKey(pool, ADMIN_KEY);
+  const deps: ApiDeps = { config, pool, orm, temporal, logger };
+  const { app } = createApp(deps);
+  const operator = await createApiKey(pool, `operator ${suffix}`, 'operator');
+  let workers: RunningWorkers | undefined;
+  let connection: NativeConnection | undefined;
+  if (options.worker) {
+    connection = await connectWorker(config);
+    workers = await startWorkers({ config, pool, connection, logger });
+  }
+  return {
+    app,
+    deps,
+    config,
+    admin: () => authed(app, ADMIN_KEY),
+    operatorKey: operator.key,
+    async close() {
+      await workers?.shutdown();
+      await connection?.close();
+      await temporal.connection.close();
+      await orm.close(true);
+      await pool.end();
+    },
+  };
+}
+
+export function as(stack: TestStack, key: string) {
+  return authed(stack.app, key);
+}
+
+/** An approved sender for each channel named (enabling the channel if needed). */
+export async function approvedSender(stack: TestStack, channel: string, name = `ACME-${randomUUID().slice(0, 6)}`): Promise<string> {
+  await stack.admin().post(`/api/v1/channels/${channel}/enable`).expect(200);
+  const created = await stack.admin().post('/api/v1/senders').send({ name, channel }).expect(201);
+  await stack.admin().post(`/api/v1/senders/${created.body.id}/approve`).expect(200);
+  return name;
+}
+
+export async function smsTemplate(stack: TestStack, overrides: Record<string, unknown> = {}): Promise<string> {
+  const sender = await approvedSender(stack, 'sms');
+  const res = await stack
+    .admin()
+    .post('/api/v1/templates')
+    .send({ name: `Order ready ${randomUUID().slice(0, 6)}`, channels: [{ channel: 'sms', sender, text: 'Hi {name}, order {order} is ready', lifetimeMinutes: 1 }], ...overrides });
+  if (res.status !== 201) throw new Error(`template: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.id;
+}
+
+export async function eventually<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000, everyMs = 200): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: T = await probe();
+  while (!done(last)) {
+    if (Date.now() > until) throw new Error(`condition not met in ${timeoutMs} ms; last value: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+    last = await probe();
+  }
+  return last;
+}
