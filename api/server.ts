@@ -65,8 +65,9 @@ export async function startApi(config: AppConfig, logger: Logger): Promise<Runni
     deps,
     async close() {
       stopRecovery();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections?.();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await closed;
       await temporal.connection.close();
       await orm.close(true);
       await pool.end();

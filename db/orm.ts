@@ -1,4 +1,5 @@
 import { MikroORM } from '@mikro-orm/postgresql';
+import { Client } from 'pg';
 import { Migrator } from '@mikro-orm/migrations';
 import { ENTITIES } from './entities';
 import { Migration20261126000000_init } from './migrations/Migration20261126000000_init';
@@ -19,14 +20,25 @@ export async function openOrm(databaseUrl: string, poolMax = 10): Promise<MikroO
   });
 }
 
-/** Applies every pending migration; safe to call on each start (the migrator takes a lock-free
- * check of its own table, and the launcher runs it before the worker and API start). */
+/** Arbitrary, fixed key of the advisory lock that serialises migrations across processes. */
+const MIGRATION_LOCK_KEY = 727_001;
+
+/** Applies every pending migration. Safe on every start of every process: an advisory lock makes
+ * an API and several workers starting together migrate one after another. */
 export async function migrate(databaseUrl: string): Promise<string[]> {
-  const orm = await openOrm(databaseUrl, 2);
+  const lock = new Client({ connectionString: databaseUrl });
+  await lock.connect();
   try {
-    const applied = await orm.getMigrator().up();
-    return applied.map((m) => m.name);
+    await lock.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    const orm = await openOrm(databaseUrl, 2);
+    try {
+      const applied = await orm.getMigrator().up();
+      return applied.map((m) => m.name);
+    } finally {
+      await orm.close(true);
+    }
   } finally {
-    await orm.close(true);
+    await lock.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+    await lock.end();
   }
 }

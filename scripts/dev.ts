@@ -73,11 +73,16 @@ async function main() {
     if (stopping) return;
     stopping = true;
     say('Stopping…');
-    await api.close().catch(() => undefined);
-    await workers.shutdown().catch(() => undefined);
-    await connection.close().catch(() => undefined);
-    await pool.end().catch(() => undefined);
-    for (const s of stops.reverse()) await s().catch(() => undefined);
+    // In-flight dispatch resumes from its heartbeat cursor on the next start, so a bounded wait is safe.
+    setTimeout(() => (say('Stop timed out; exiting.'), process.exit(1)), 20_000).unref();
+    const step = async (name: string, fn: () => Promise<unknown>) => {
+      await fn().catch((error) => say(`  ${name}: ${error instanceof Error ? error.message : String(error)}`));
+    };
+    await step('api', () => api.close());
+    await step('workers', () => workers.shutdown());
+    await step('temporal connection', () => connection.close());
+    await step('pool', () => pool.end());
+    for (const s of stops.reverse()) await step('service', s);
     say('Stopped.');
     process.exit(0);
   };

