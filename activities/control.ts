@@ -12,6 +12,8 @@ export interface TaskPlan {
   sendWindows: SendWindow[];
   /** ISO time before which nothing is sent (`startAt`), if any. */
   startAt: string | null;
+  /** Parallel dispatch activities per channel. */
+  dispatchPartitions: number;
 }
 
 export interface SweepResult extends TaskProgress {
@@ -22,7 +24,7 @@ export interface SweepResult extends TaskProgress {
 }
 
 /** Activities on the orchestrator's task queue: task bookkeeping and the periodic sweep. */
-export function createControlActivities(deps: { pool: Pool }) {
+export function createControlActivities(deps: { pool: Pool; dispatchPartitions: number }) {
   const { pool } = deps;
   return {
     /** Marks the task in progress and returns what the workflow needs to schedule it. */
@@ -39,6 +41,7 @@ export function createControlActivities(deps: { pool: Pool }) {
         timezone: task.timezone,
         sendWindows: task.sendWindows,
         startAt: task.startAt ? task.startAt.toISOString() : null,
+        dispatchPartitions: deps.dispatchPartitions,
       };
     },
 

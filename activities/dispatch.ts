@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import type { Channel } from '../core/config';
 import { applyStatusChanges, claimForDispatch, type ClaimedMessage, type StatusChange } from '../db/messages';
 import type { OutgoingMessage, ProviderRegistry, SubmitResult } from './channels/types';
+import { RateLimiter } from './rate-limiter';
 
 export interface DispatchInput {
   taskId: string;
@@ -41,45 +42,71 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
  * time, and heartbeats its cursor: a retry after a crash resumes from the last page, and rows a
  * crashed attempt had claimed are resubmitted under the same send id.
  */
-export function createDispatchActivities(deps: { pool: Pool; providers: ProviderRegistry }) {
-  async function submitWithRetry(claimed: ClaimedMessage[], input: DispatchInput, signal: AbortSignal): Promise<SubmitResult[]> {
-    const provider = deps.providers[input.channel];
-    const outgoing = new Map<string, OutgoingMessage>(
-      claimed.map((m) => [
-        m.id,
-        {
-          messageId: m.id,
-          sendId: m.sendId,
-          channel: input.channel,
-          recipient: m.recipient,
-          sender: m.sender,
-          text: m.text,
-          payload: m.payload,
-          deliveryEndAt: m.deliveryEndAt,
-        },
-      ]),
-    );
-    if (!provider) {
-      return claimed.map((m) => ({ messageId: m.id, outcome: 'rejected', reason: `no provider configured for ${input.channel}` }));
+export function createDispatchActivities(deps: {
+  pool: Pool;
+  providers: ProviderRegistry;
+  ratePerSecond?: Partial<Record<Channel, number>>;
+}) {
+  const limiters = new Map<Channel, RateLimiter>();
+  for (const [channel, rate] of Object.entries(deps.ratePerSecond ?? {})) {
+    if (rate && rate > 0) limiters.set(channel as Channel, new RateLimiter(rate));
+  }
+
+  const providerName = (channel: Channel) => deps.providers[channel]?.name ?? 'none';
+
+  /** Records a round of provider answers at once, so receipts never overtake their SENT. */
+  async function recordResults(channel: Channel, results: SubmitResult[]): Promise<void> {
+    const changes: StatusChange[] = [];
+    for (const r of results) {
+      if (r.outcome === 'accepted') changes.push({ messageId: r.messageId, status: 'SENT', providerMessageId: r.providerMessageId });
+      else if (r.outcome === 'rejected') changes.push({ messageId: r.messageId, status: 'ERROR', description: r.reason });
     }
-    const final: SubmitResult[] = [];
-    let batch = [...outgoing.values()];
-    let attempt = 0;
-    while (batch.length > 0) {
+    if (changes.length === 0) return;
+    await deps.pool.query('update messages set provider = $2 where id = any($1::uuid[]) and provider is null', [
+      changes.map((c) => c.messageId),
+      providerName(channel),
+    ]);
+    await applyStatusChanges(deps.pool, changes, `provider:${providerName(channel)}`);
+  }
+
+  /**
+   * Submits a page and records each answer as it comes. Throttled / unavailable answers are
+   * retried with backoff while the message's lifetime allows; what is left stays QUEUED and the
+   * lifetime sweep ends it.
+   */
+  async function submitPage(claimed: ClaimedMessage[], channel: Channel, signal: AbortSignal): Promise<{ accepted: number; rejected: number }> {
+    const provider = deps.providers[channel];
+    const counts = { accepted: 0, rejected: 0 };
+    if (!provider) {
+      await recordResults(channel, claimed.map((m) => ({ messageId: m.id, outcome: 'rejected', reason: `no provider configured for ${channel}` })));
+      counts.rejected = claimed.length;
+      return counts;
+    }
+    let batch: OutgoingMessage[] = claimed.map((m) => ({
+      messageId: m.id,
+      sendId: m.sendId,
+      channel,
+      recipient: m.recipient,
+      sender: m.sender,
+      text: m.text,
+      payload: m.payload,
+      deliveryEndAt: m.deliveryEndAt,
+    }));
+    for (let attempt = 1; batch.length > 0; attempt++) {
       const results = await provider.submit(batch);
-      const transient = results.filter((r) => r.outcome === 'transient');
-      final.push(...results.filter((r) => r.outcome !== 'transient'));
-      if (transient.length === 0) break;
-      attempt += 1;
-      const wait = Math.min(MAX_TRANSIENT_BACKOFF_MS, Math.max(...transient.map((r) => r.retryAfterMs ?? 0), 100 * 2 ** attempt));
-      const retryBy = Date.now() + wait;
-      // Retry within the lifetime only; what is left stays QUEUED and the lifetime sweep ends it.
-      batch = transient.map((r) => outgoing.get(r.messageId)!).filter((m) => m.deliveryEndAt.getTime() > retryBy);
-      if (batch.length === 0 || signal.aborted) break;
+      await recordResults(channel, results);
+      counts.accepted += results.filter((r) => r.outcome === 'accepted').length;
+      counts.rejected += results.filter((r) => r.outcome === 'rejected').length;
+      const transient = results.filter((r): r is Extract<SubmitResult, { outcome: 'transient' }> => r.outcome === 'transient');
+      if (transient.length === 0 || signal.aborted) break;
+      const wait = Math.min(MAX_TRANSIENT_BACKOFF_MS, Math.max(100 * 2 ** attempt, ...transient.map((r) => r.retryAfterMs ?? 0)));
+      const retryIds = new Set(transient.map((r) => r.messageId));
+      batch = batch.filter((m) => retryIds.has(m.messageId) && m.deliveryEndAt.getTime() > Date.now() + wait);
+      if (batch.length === 0) break;
       Context.current().heartbeat();
       await sleep(wait, signal);
     }
-    return final;
+    return counts;
   }
 
   return {
@@ -90,28 +117,24 @@ export function createDispatchActivities(deps: { pool: Pool; providers: Provider
       for (;;) {
         if (ctx.cancellationSignal.aborted) throw new CancelledFailure('dispatch canceled (task paused or canceled)');
         if (Date.now() >= closesAt) return { submitted: cursor.submitted, rejected: cursor.rejected, windowClosed: true };
+        const limiter = limiters.get(input.channel);
+        // With a rate limit, claim no more than a tenth of a second's worth: claimed rows start their
+        // lifetime, so they should not wait long for tokens.
+        const pageSize = limiter ? Math.max(1, Math.min(DISPATCH_PAGE_SIZE, Math.ceil(limiter.ratePerSecond / 10))) : DISPATCH_PAGE_SIZE;
+        if (limiter) await limiter.take(pageSize, ctx.cancellationSignal);
+        if (ctx.cancellationSignal.aborted) throw new CancelledFailure('dispatch canceled (task paused or canceled)');
         const claimed = await claimForDispatch(deps.pool, {
           taskId: input.taskId,
           channel: input.channel,
           afterSeq: cursor.afterSeq,
-          limit: DISPATCH_PAGE_SIZE,
+          limit: pageSize,
           partition: input.partition,
         });
         if (claimed.length === 0) return { submitted: cursor.submitted, rejected: cursor.rejected, windowClosed: false };
-        const results = await submitWithRetry(claimed, input, ctx.cancellationSignal);
-        const changes: StatusChange[] = results.map((r) =>
-          r.outcome === 'accepted'
-            ? { messageId: r.messageId, status: 'SENT', providerMessageId: r.providerMessageId }
-            : { messageId: r.messageId, status: 'ERROR', description: r.outcome === 'rejected' ? r.reason : `gave up: ${r.reason}` },
-        );
-        await applyStatusChanges(deps.pool, changes, `provider:${deps.providers[input.channel]?.name ?? 'none'}`);
-        await deps.pool.query('update messages set provider = $2 where id = any($1::uuid[]) and provider is null', [
-          claimed.map((m) => m.id),
-          deps.providers[input.channel]?.name ?? null,
-        ]);
+        const counts = await submitPage(claimed, input.channel, ctx.cancellationSignal);
         cursor.afterSeq = claimed[claimed.length - 1]!.seq;
-        cursor.submitted += results.filter((r) => r.outcome === 'accepted').length;
-        cursor.rejected += results.filter((r) => r.outcome === 'rejected').length;
+        cursor.submitted += counts.accepted;
+        cursor.rejected += counts.rejected;
         ctx.heartbeat(cursor);
       }
     },

@@ -28,9 +28,11 @@ export interface AppConfig {
   /** Shared secret for HMAC-signed webhooks of generic HTTP providers. */
   webhookSecret: string;
   sandbox: { latencyMs: number };
-  /** Per-channel provider throughput limit (activities per second on the channel's task queue). */
+  /** Per-channel provider throughput limit in messages per second, per worker process. */
   channelRatePerSecond: Partial<Record<Channel, number>>;
   logLevel: string;
+  /** Parallel dispatch activities per channel of a task (each pages through its share of rows). */
+  dispatchPartitions: number;
   /** Price per SMS part / per message, per channel and optionally per country (PRICE_TABLE JSON). */
   priceTable: PriceTable;
   /** ISO country whose national format is assumed for phones written without + (optional). */
@@ -80,6 +82,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     sandbox: { latencyMs: intFromEnv(env, 'SANDBOX_LATENCY_MS', 200) },
     channelRatePerSecond,
     logLevel: env.LOG_LEVEL || 'info',
+    dispatchPartitions: Math.max(1, Math.min(32, intFromEnv(env, 'DISPATCH_PARTITIONS', 4))),
     defaultPhoneCountry: env.DEFAULT_PHONE_COUNTRY || undefined,
     priceTable: env.PRICE_TABLE ? parsePriceTable(env.PRICE_TABLE) : DEFAULT_PRICE_TABLE,
   };

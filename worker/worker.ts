@@ -58,10 +58,10 @@ export async function startWorkers(deps: {
     namespace: config.temporal.namespace,
     taskQueue: config.orchestratorTaskQueue,
     workflowBundle: await workflowBundle(),
-    activities: createControlActivities({ pool }),
+    activities: createControlActivities({ pool, dispatchPartitions: config.dispatchPartitions }),
     maxConcurrentActivityTaskExecutions: 20,
   });
-  const dispatch = createDispatchActivities({ pool, providers });
+  const dispatch = createDispatchActivities({ pool, providers, ratePerSecond: config.channelRatePerSecond });
   const channelWorkers = await Promise.all(
     CHANNELS.map((channel) =>
       Worker.create({
@@ -69,8 +69,9 @@ export async function startWorkers(deps: {
         namespace: config.temporal.namespace,
         taskQueue: channelTaskQueue(channel),
         activities: dispatch,
-        maxConcurrentActivityTaskExecutions: 8,
-        maxTaskQueueActivitiesPerSecond: config.channelRatePerSecond[channel],
+        maxConcurrentActivityTaskExecutions: 16,
+        // Cancellation (pause, cancel) reaches an activity with its next heartbeat: send them often.
+        maxHeartbeatThrottleInterval: '1 second',
       }),
     ),
   );

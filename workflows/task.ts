@@ -40,6 +40,14 @@ function dispatcherFor(channel: Channel) {
   });
 }
 
+/** Waits for every promise, then fails with the first failure, if any. */
+async function settleAll<T>(promises: Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
 /** How long the task waits between sweeps while messages are in flight. */
 const SWEEP_INTERVAL_MS = 1000;
 
@@ -168,15 +176,21 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<{ status: 
       state.phase = 'dispatching';
       dispatchScope = new CancellationScope();
       try {
+        // allSettled, not all: on pause every partition must have stopped before rows are marked PAUSED.
         await dispatchScope.run(() =>
-          Promise.all(
-            waitingChannels.map(([channel]) =>
-              dispatcherFor(channel as Channel).dispatchChannel({
-                taskId,
-                channel: channel as Channel,
-                windowClosesAt: closing ? closing.toISOString() : undefined,
-              }),
-            ),
+          settleAll(
+            waitingChannels.flatMap(([channel, waiting]) => {
+              // Small batches need no parallelism; large ones get every partition.
+              const count = waiting > 1000 ? plan.dispatchPartitions : 1;
+              return Array.from({ length: count }, (_, index) =>
+                dispatcherFor(channel as Channel).dispatchChannel({
+                  taskId,
+                  channel: channel as Channel,
+                  windowClosesAt: closing ? closing.toISOString() : undefined,
+                  partition: { index, count },
+                }),
+              );
+            }),
           ),
         );
       } catch (error) {

@@ -56,14 +56,28 @@ export class SandboxProvider implements ChannelProvider {
         if (digit === '5') receipts.push({ messageId: message.messageId, status: 'READ', description: 'sandbox: read', dueInMs: this.latencyMs * 2 });
       }
     }
-    if (receipts.length > 0) {
-      // A resubmission under the same send id finds its receipts already stored: nothing twice.
+    const accepted = results.filter((r) => r.outcome === 'accepted');
+    if (accepted.length === 0) return results;
+    const sendIds = new Map(batch.map((m) => [m.messageId, m.sendId]));
+    // Accept each send id once; a resubmission is acknowledged (same provider id) but not re-sent.
+    const { rows: fresh } = await this.pool.query<{ message_id: string }>(
+      `with incoming as (select * from unnest($1::text[], $2::uuid[]) as s(send_id, message_id)),
+       dup as (update sandbox_submissions d set duplicates = d.duplicates + 1 from incoming i where d.send_id = i.send_id returning d.send_id)
+       insert into sandbox_submissions (send_id, message_id)
+       select send_id, message_id from incoming where send_id not in (select send_id from dup)
+       on conflict do nothing
+       returning message_id`,
+      [accepted.map((r) => sendIds.get(r.messageId)!), accepted.map((r) => r.messageId)],
+    );
+    const freshIds = new Set(fresh.map((r) => r.message_id));
+    const due = receipts.filter((r) => freshIds.has(r.messageId));
+    if (due.length > 0) {
       await this.pool.query(
         `insert into sandbox_receipts (message_id, status, description, due_at)
          select id, status, description, now() + make_interval(secs => delay_ms / 1000.0)
          from unnest($1::uuid[], $2::text[], $3::text[], $4::int[]) as r(id, status, description, delay_ms)
          on conflict do nothing`,
-        [receipts.map((r) => r.messageId), receipts.map((r) => r.status), receipts.map((r) => r.description), receipts.map((r) => r.dueInMs)],
+        [due.map((r) => r.messageId), due.map((r) => r.status), due.map((r) => r.description), due.map((r) => r.dueInMs)],
       );
     }
     return results;

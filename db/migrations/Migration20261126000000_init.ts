@@ -151,11 +151,20 @@ create table sandbox_receipts (
   primary key (message_id, status)
 );
 create index sandbox_receipts_due on sandbox_receipts (due_at);
+
+-- What the sandbox carrier accepted, once per send id: a resubmission after a crash is counted
+-- here instead of being sent again, which is what tests check "exactly once" against.
+create table sandbox_submissions (
+  send_id text primary key,
+  message_id uuid not null,
+  accepted_at timestamptz not null default now(),
+  duplicates integer not null default 0
+);
 `);
   }
 
   override async down(): Promise<void> {
-    this.addSql(`drop table if exists sandbox_receipts, idempotency_keys, message_events, messages, task_events, tasks,
+    this.addSql(`drop table if exists sandbox_submissions, sandbox_receipts, idempotency_keys, message_events, messages, task_events, tasks,
       templates, senders, channel_settings, api_keys cascade;`);
   }
 }
