@@ -1,15 +1,43 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { CHANNELS } from '../../core/config';
+import { senderNameProblem } from '../../core/senders';
 import { ChannelSettingSchema, SenderSchema, type Sender } from '../../db/entities';
 import { createApiKey } from '../auth';
 import type { ApiDeps } from '../deps';
 import { conflict, notFound } from '../errors';
-import { errorSchema, type ApiRegistry } from '../routing';
-import { channelSchema } from '../schemas';
+import { errorSchema, listResponse, paginationQuery, type ApiRegistry } from '../routing';
+import { channelSchema, closedObject } from '../schemas';
 
-const senderSchema = z.object({ id: z.uuid(), name: z.string(), channel: channelSchema, status: z.enum(['pending', 'approved', 'rejected']), createdAt: z.string() });
-const presentSender = (s: Sender) => ({ id: s.id, name: s.name, channel: s.channel, status: s.status, createdAt: s.createdAt.toISOString() });
+const senderStatusSchema = z.enum(['pending', 'approved', 'rejected']);
+const senderSchema = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  channel: channelSchema,
+  status: senderStatusSchema,
+  createdAt: z.string(),
+  approvedAt: z.string().nullable(),
+});
+const presentSender = (s: Sender) => ({
+  id: s.id,
+  name: s.name,
+  channel: s.channel,
+  status: s.status,
+  createdAt: s.createdAt.toISOString(),
+  approvedAt: s.approvedAt ? s.approvedAt.toISOString() : null,
+});
+const channelStateSchema = z.object({ channel: channelSchema, enabled: z.boolean() });
+
+/** A sender request: the name must be usable on its channel (an SMS sender id, an email From…). */
+const senderRequestSchema = closedObject({ name: z.string().trim().min(1, 'must not be empty').max(320), channel: channelSchema }).superRefine(
+  (body, ctx) => {
+    const problem = senderNameProblem(body.channel, body.name);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['name'], message: problem });
+  },
+  // Only for a well-formed name and channel (an empty name is already reported once).
+  { when: (payload) => !payload.issues.some((issue) => issue.path?.[0] === 'name' || issue.path?.[0] === 'channel') },
+);
 
 /** API keys, channels and senders: the account's setup. */
 export function registerAdminRoutes(api: ApiRegistry, deps: ApiDeps): void {
@@ -20,7 +48,7 @@ export function registerAdminRoutes(api: ApiRegistry, deps: ApiDeps): void {
       summary: 'Create an API key (the key is shown once; only its hash is stored)',
       tag: 'Access',
       auth: 'admin',
-      body: z.strictObject({ name: z.string().trim().min(1).max(200), role: z.enum(['admin', 'operator']).default('operator') }),
+      body: closedObject({ name: z.string().trim().min(1, 'must not be empty').max(200), role: z.enum(['admin', 'operator']).default('operator') }),
       responses: {
         201: { description: 'Created', schema: z.object({ id: z.uuid(), name: z.string(), role: z.string(), key: z.string(), createdAt: z.string() }) },
         403: { description: 'Not an admin key', schema: errorSchema },
@@ -39,7 +67,7 @@ export function registerAdminRoutes(api: ApiRegistry, deps: ApiDeps): void {
       summary: 'List channels and whether each is enabled',
       tag: 'Channels',
       auth: 'operator',
-      responses: { 200: { description: 'Channels', schema: z.array(z.object({ channel: channelSchema, enabled: z.boolean() })) } },
+      responses: { 200: { description: 'Channels in their fixed order', schema: z.array(channelStateSchema) } },
     },
     async ({ res }) => {
       const settings = await deps.orm.em.fork().find(ChannelSettingSchema, {});
@@ -48,22 +76,34 @@ export function registerAdminRoutes(api: ApiRegistry, deps: ApiDeps): void {
     },
   );
 
-  api.route(
-    {
-      method: 'post',
-      path: '/api/v1/channels/:channel/enable',
-      summary: 'Enable a channel (email and push start disabled)',
-      tag: 'Channels',
-      auth: 'admin',
-      responses: { 200: { description: 'Enabled', schema: z.object({ channel: channelSchema, enabled: z.boolean() }) }, 404: { description: 'Unknown channel', schema: errorSchema } },
-    },
-    async ({ res, params }) => {
-      const channel = channelSchema.safeParse(params.channel);
-      if (!channel.success) throw notFound(`channel "${params.channel}"`);
-      await deps.pool.query('update channel_settings set enabled = true, updated_at = now() where channel = $1', [channel.data]);
-      res.json({ channel: channel.data, enabled: true });
-    },
-  );
+  for (const [action, enabled] of [['enable', true], ['disable', false]] as const) {
+    api.route(
+      {
+        method: 'post',
+        path: `/api/v1/channels/:channel/${action}`,
+        summary: enabled
+          ? 'Enable a channel (email and push start disabled)'
+          : 'Disable a channel: templates and sends that use it get 422 until it is enabled again',
+        tag: 'Channels',
+        auth: 'admin',
+        responses: {
+          200: { description: enabled ? 'Enabled' : 'Disabled', schema: channelStateSchema },
+          403: { description: 'Not an admin key', schema: errorSchema },
+          404: { description: 'Unknown channel', schema: errorSchema },
+        },
+      },
+      async ({ res, params }) => {
+        const channel = channelSchema.safeParse(params.channel);
+        if (!channel.success) throw notFound(`channel "${params.channel}"`);
+        await deps.pool.query(
+          `insert into channel_settings (channel, enabled) values ($1, $2)
+           on conflict (channel) do update set enabled = excluded.enabled, updated_at = now()`,
+          [channel.data, enabled],
+        );
+        res.json({ channel: channel.data, enabled });
+      },
+    );
+  }
 
   api.route(
     {
@@ -72,16 +112,25 @@ export function registerAdminRoutes(api: ApiRegistry, deps: ApiDeps): void {
       summary: 'Request a sender name for a channel (pending until an admin approves it)',
       tag: 'Senders',
       auth: 'operator',
-      body: z.strictObject({ name: z.string().trim().min(1).max(320), channel: channelSchema }),
-      responses: { 201: { description: 'Requested', schema: senderSchema }, 409: { description: 'Already registered', schema: errorSchema } },
+      body: senderRequestSchema,
+      responses: {
+        201: { description: 'Requested: status "pending"', schema: senderSchema },
+        400: { description: 'Malformed, or not a valid sender name on that channel', schema: errorSchema },
+        409: { description: 'Already registered for that channel', schema: errorSchema },
+      },
     },
     async ({ res, body }) => {
       const em = deps.orm.em.fork();
-      if (await em.findOne(SenderSchema, { name: body.name, channel: body.channel })) {
-        throw conflict(`sender "${body.name}" is already registered for ${body.channel}`);
-      }
+      const taken = () => conflict(`sender "${body.name}" is already registered for ${body.channel}`);
+      if (await em.findOne(SenderSchema, { name: body.name, channel: body.channel })) throw taken();
       const sender = em.create(SenderSchema, { id: randomUUID(), name: body.name, channel: body.channel, status: 'pending', createdAt: new Date() });
-      await em.flush();
+      try {
+        await em.flush();
+      } catch (error) {
+        // Two identical requests at once: the unique (channel, name) index lets one through.
+        if (error instanceof UniqueConstraintViolationException) throw taken();
+        throw error;
+      }
       res.status(201).json(presentSender(sender));
     },
   );
@@ -90,38 +139,51 @@ export function registerAdminRoutes(api: ApiRegistry, deps: ApiDeps): void {
     {
       method: 'get',
       path: '/api/v1/senders',
-      summary: 'List senders',
+      summary: 'List senders, oldest first, optionally by channel and status',
       tag: 'Senders',
       auth: 'operator',
-      query: z.object({ channel: channelSchema.optional(), status: z.enum(['pending', 'approved', 'rejected']).optional() }),
-      responses: { 200: { description: 'Senders', schema: z.array(senderSchema) } },
+      query: z.object({ channel: channelSchema.optional(), status: senderStatusSchema.optional(), ...paginationQuery }),
+      responses: { 200: { description: 'Senders', schema: listResponse(senderSchema) }, 400: { description: 'Bad filter', schema: errorSchema } },
     },
     async ({ res, query }) => {
       const where: Record<string, string> = {};
       if (query.channel) where.channel = query.channel;
       if (query.status) where.status = query.status;
-      const senders = await deps.orm.em.fork().find(SenderSchema, where, { orderBy: { createdAt: 'asc' } });
-      res.json(senders.map(presentSender));
+      const [senders, total] = await deps.orm.em.fork().findAndCount(SenderSchema, where, {
+        orderBy: { createdAt: 'asc', id: 'asc' },
+        limit: query.pageSize,
+        offset: (query.page - 1) * query.pageSize,
+      });
+      res.json({ items: senders.map(presentSender), total, page: query.page, pageSize: query.pageSize });
     },
   );
 
-  api.route(
-    {
-      method: 'post',
-      path: '/api/v1/senders/:id/approve',
-      summary: 'Approve a sender',
-      tag: 'Senders',
-      auth: 'admin',
-      responses: { 200: { description: 'Approved', schema: senderSchema }, 404: { description: 'Unknown sender', schema: errorSchema } },
-    },
-    async ({ res, params }) => {
-      const em = deps.orm.em.fork();
-      const sender = z.uuid().safeParse(params.id).success ? await em.findOne(SenderSchema, { id: params.id! }) : null;
-      if (!sender) throw notFound(`sender ${params.id}`);
-      sender.status = 'approved';
-      sender.approvedAt ??= new Date();
-      await em.flush();
-      res.json(presentSender(sender));
-    },
-  );
+  for (const [action, status] of [['approve', 'approved'], ['reject', 'rejected']] as const) {
+    api.route(
+      {
+        method: 'post',
+        path: `/api/v1/senders/:id/${action}`,
+        summary:
+          status === 'approved'
+            ? 'Approve a sender: templates and sends may use it on its channel'
+            : 'Reject (or revoke) a sender: templates and sends that use it get 422',
+        tag: 'Senders',
+        auth: 'admin',
+        responses: {
+          200: { description: status === 'approved' ? 'Approved' : 'Rejected', schema: senderSchema },
+          403: { description: 'Not an admin key', schema: errorSchema },
+          404: { description: 'Unknown sender', schema: errorSchema },
+        },
+      },
+      async ({ res, params }) => {
+        const em = deps.orm.em.fork();
+        const sender = z.uuid().safeParse(params.id).success ? await em.findOne(SenderSchema, { id: params.id! }) : null;
+        if (!sender) throw notFound(`sender ${params.id}`);
+        sender.status = status;
+        sender.approvedAt = status === 'approved' ? (sender.approvedAt ?? new Date()) : null;
+        await em.flush();
+        res.json(presentSender(sender));
+      },
+    );
+  }
 }

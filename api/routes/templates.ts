@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { TemplateSchema, type TemplateRecord } from '../../db/entities';
+import { TemplateSchema } from '../../db/entities';
 import type { ApiDeps } from '../deps';
 import { conflict, notFound } from '../errors';
 import { errorSchema, listResponse, paginationQuery, type ApiRegistry } from '../routing';
-import { templateInputSchema, templateSchema } from '../schemas';
-import { createTemplate, presentTemplate, templateVariables, validateTemplate } from '../services/templates';
+import { templateInputSchema, templatePreviewResponse, templatePreviewSchema, templateSchema } from '../schemas';
+import { createTemplate, presentTemplate, previewTemplate, updateTemplate } from '../services/templates';
 
 const isUuid = (value: string) => z.uuid().safeParse(value).success;
 
@@ -50,8 +50,12 @@ export function registerTemplateRoutes(api: ApiRegistry, deps: ApiDeps): void {
       const em = deps.orm.em.fork();
       const search = query.search?.trim();
       let where: Record<string, unknown> = {};
-      if (search && isUuid(search)) where = { id: search };
-      else if (search) where = { name: { $ilike: `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%` } };
+      if (search) {
+        // A full id finds that template; otherwise a part of the name, case-insensitive, with
+        // `%`, `_` and `\` taken literally (not as LIKE wildcards).
+        const byName = { name: { $ilike: `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%` } };
+        where = isUuid(search) ? { id: search.toLowerCase() } : byName;
+      }
       const [items, total] = await em.findAndCount(TemplateSchema, where, {
         orderBy: { createdAt: 'desc', id: 'asc' },
         limit: query.pageSize,
@@ -86,23 +90,14 @@ export function registerTemplateRoutes(api: ApiRegistry, deps: ApiDeps): void {
       body: templateInputSchema,
       responses: {
         200: { description: 'Updated', schema: templateSchema },
+        400: { description: 'Malformed', schema: errorSchema },
         404: { description: 'Unknown template', schema: errorSchema },
         422: { description: 'Unacceptable content', schema: errorSchema },
       },
     },
     async ({ res, params, body }) => {
       const { em, template } = await findTemplate(params.id);
-      const channels = await validateTemplate(em, body);
-      const changes: Partial<TemplateRecord> = {
-        name: body.name,
-        timezone: body.timezone,
-        sendWindows: body.sendWindows,
-        channels: channels as unknown as Record<string, unknown>[],
-        variables: templateVariables(channels),
-        updatedAt: new Date(),
-      };
-      Object.assign(template, changes);
-      await em.flush();
+      await updateTemplate(em, template, body);
       res.json(presentTemplate(template));
     },
   );
@@ -129,6 +124,27 @@ export function registerTemplateRoutes(api: ApiRegistry, deps: ApiDeps): void {
       if (rows[0]) throw conflict(`template is used by task ${rows[0].id}, which has not finished`);
       await em.remove(template).flush();
       res.status(204).end();
+    },
+  );
+
+  api.route(
+    {
+      method: 'post',
+      path: '/api/v1/templates/:id/preview',
+      summary: 'Render every channel of a template with the given variables: text, SMS encoding, parts and cost',
+      tag: 'Templates',
+      auth: 'operator',
+      body: templatePreviewSchema,
+      responses: {
+        200: { description: 'Each channel as it would be sent; `phone` (optional) selects the country price', schema: templatePreviewResponse },
+        400: { description: 'Malformed', schema: errorSchema },
+        404: { description: 'Unknown template', schema: errorSchema },
+        422: { description: 'Missing variables (listed) or an invalid phone', schema: errorSchema },
+      },
+    },
+    async ({ res, params, body }) => {
+      const { template } = await findTemplate(params.id);
+      res.json(previewTemplate(template, body, deps.config));
     },
   );
 }

@@ -1,10 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { extractVariables } from '../../core/render';
+import type { AppConfig, Channel } from '../../core/config';
+import { normalizePhone } from '../../core/phone';
+import { extractVariables, missingVariables, type Variables } from '../../core/render';
+import { messageCost, pricePerPart, smsInfo, type SmsEncoding } from '../../core/sms';
 import { validateSendWindows } from '../../core/send-window';
 import { ChannelSettingSchema, SenderSchema, TemplateSchema, type TemplateRecord } from '../../db/entities';
 import { unprocessable, type ErrorDetail } from '../errors';
 import type { TemplateChannel, TemplateInput } from '../schemas';
+import { renderChannel } from './notifications';
 
 /** Every text field of a channel configuration that may hold `{variable}` placeholders. */
 export function channelTexts(channel: TemplateChannel): string[] {
@@ -24,14 +28,33 @@ export function channelSender(channel: TemplateChannel): string | null {
   return channel.channel === 'chat' ? null : channel.sender;
 }
 
-/** Checks what the shape alone cannot: timezone, windows, duplicate channels, enabled channels and
- * approved senders. Returns the template's channels with `mandatory` resolved (first: true). */
+/** `sendWindows[1].from: …` (core/send-window.ts) → `{ path: 'sendWindows.1.from', message: '…' }`. */
+function windowProblemDetail(problem: string): ErrorDetail {
+  const match = /^sendWindows\[(\d+)\](?:\.(from|to))?(?::\s*|\s+)(.*)$/s.exec(problem);
+  if (match) return { path: ['sendWindows', match[1], match[2]].filter(Boolean).join('.'), message: match[3]! };
+  return { path: problem.startsWith('sendWindows') ? 'sendWindows' : 'timezone', message: problem };
+}
+
+/** The canonical spelling of a valid IANA time zone (`europe/moscow` → `Europe/Moscow`). */
+export function canonicalTimeZone(timezone: string): string {
+  try {
+    return new Intl.DateTimeFormat('en-US', { timeZone: timezone }).resolvedOptions().timeZone;
+  } catch {
+    return timezone;
+  }
+}
+
+/** Checks what the shape alone cannot: timezone, windows, duplicate channels, an optional first
+ * channel, enabled channels and approved senders. Throws 422 naming every problem's field; returns
+ * the template's channels with `mandatory` resolved (first: true, the rest: false unless given). */
 export async function validateTemplate(em: EntityManager, input: TemplateInput): Promise<TemplateChannel[]> {
   const details: ErrorDetail[] = [];
-  for (const problem of validateSendWindows(input.sendWindows, input.timezone)) {
-    details.push({ path: /timezone/i.test(problem) ? 'timezone' : 'sendWindows', message: problem });
-  }
+  for (const problem of validateSendWindows(input.sendWindows, input.timezone)) details.push(windowProblemDetail(problem));
   const channels: TemplateChannel[] = input.channels.map((c, i) => ({ ...c, mandatory: c.mandatory ?? i === 0 }));
+  if (channels[0] && !channels[0].mandatory) {
+    // Optional channels are fallbacks for earlier ones; the first has nothing to fall back from.
+    details.push({ path: 'channels.0.mandatory', message: 'the first channel cannot be optional: an optional channel is a fallback for earlier ones' });
+  }
   const seen = new Set<string>();
   channels.forEach((c, i) => {
     if (seen.has(c.channel)) details.push({ path: `channels.${i}.channel`, message: `channel ${c.channel} is listed twice` });
@@ -39,15 +62,17 @@ export async function validateTemplate(em: EntityManager, input: TemplateInput):
   });
   const settings = await em.find(ChannelSettingSchema, {});
   const enabled = new Map(settings.map((s) => [s.channel as string, s.enabled]));
-  const approved = await em.find(SenderSchema, { status: 'approved' });
-  const approvedNames = new Set(approved.map((s) => `${s.channel}:${s.name}`));
+  const senders = await em.find(SenderSchema, { name: { $in: [...new Set(channels.map(channelSender).filter((s): s is string => s !== null))] } });
+  const status = new Map(senders.map((s) => [`${s.channel}:${s.name}`, s.status]));
   channels.forEach((c, i) => {
     if (!enabled.get(c.channel)) {
       details.push({ path: `channels.${i}.channel`, message: `channel ${c.channel} is disabled (an admin can enable it)` });
     }
     const sender = channelSender(c);
-    if (sender !== null && !approvedNames.has(`${c.channel}:${sender}`)) {
-      details.push({ path: `channels.${i}.sender`, message: `sender "${sender}" is not approved for ${c.channel}` });
+    const senderStatus = sender === null ? undefined : status.get(`${c.channel}:${sender}`);
+    if (sender !== null && senderStatus !== 'approved') {
+      const why = senderStatus === 'pending' ? ' (its request is pending)' : senderStatus === 'rejected' ? ' (it was rejected)' : '';
+      details.push({ path: `channels.${i}.sender`, message: `sender "${sender}" is not approved for ${c.channel}${why}` });
     }
   });
   if (details.length > 0) throw unprocessable('the template cannot be used as given', details);
@@ -58,20 +83,94 @@ export function templateVariables(channels: TemplateChannel[]): string[] {
   return extractVariables(...channels.flatMap(channelTexts));
 }
 
-export async function createTemplate(em: EntityManager, input: TemplateInput): Promise<TemplateRecord> {
+/** The stored form of a validated template input. */
+async function templateFields(em: EntityManager, input: TemplateInput) {
   const channels = await validateTemplate(em, input);
-  const template = em.create(TemplateSchema, {
-    id: randomUUID(),
+  return {
     name: input.name,
-    timezone: input.timezone,
+    timezone: canonicalTimeZone(input.timezone),
     sendWindows: input.sendWindows,
     channels: channels as unknown as Record<string, unknown>[],
     variables: templateVariables(channels),
-    createdAt: new Date(),
-    updatedAt: new Date(),
-  });
+  };
+}
+
+export async function createTemplate(em: EntityManager, input: TemplateInput): Promise<TemplateRecord> {
+  const now = new Date();
+  const template = em.create(TemplateSchema, { id: randomUUID(), ...(await templateFields(em, input)), createdAt: now, updatedAt: now });
   await em.flush();
   return template;
+}
+
+/** Replaces a template's content (running tasks keep the messages already rendered). */
+export async function updateTemplate(em: EntityManager, template: TemplateRecord, input: TemplateInput): Promise<TemplateRecord> {
+  Object.assign(template, await templateFields(em, input), { updatedAt: new Date() });
+  await em.flush();
+  return template;
+}
+
+export interface ChannelPreview {
+  channel: Channel;
+  mandatory: boolean;
+  sender: string | null;
+  text: string | null;
+  subject?: string;
+  payload: Record<string, unknown>;
+  parts: number;
+  encoding?: SmsEncoding;
+  units?: number;
+  pricePerPart: number;
+  cost: number;
+}
+
+export interface TemplatePreview {
+  templateId: string;
+  country: string | null;
+  variables: string[];
+  channels: ChannelPreview[];
+}
+
+/** Channels whose recipient is a phone number, so the phone's country selects the price. */
+const PHONE_CHANNELS: ReadonlySet<string> = new Set(['sms', 'viber', 'whatsapp', 'chat']);
+
+/**
+ * Renders every channel of a template as a send would (same `renderChannel`), with SMS encoding,
+ * parts and the cost from the price table. 422 listing missing variables or naming an invalid phone.
+ */
+export function previewTemplate(template: TemplateRecord, input: { variables: Variables; phone?: string }, config: AppConfig): TemplatePreview {
+  const details: ErrorDetail[] = [];
+  const missing = missingVariables(template.variables, input.variables);
+  if (missing.length > 0) details.push({ path: 'variables', message: `missing values for: ${missing.join(', ')}` });
+  let country: string | undefined;
+  if (input.phone !== undefined) {
+    const phone = normalizePhone(input.phone, config.defaultPhoneCountry);
+    if (!phone) details.push({ path: 'phone', message: `"${input.phone}" is not a valid phone number` });
+    country = phone?.country;
+  }
+  if (details.length > 0) throw unprocessable('the template cannot be rendered with these values', details);
+  const channels = (template.channels as unknown as TemplateChannel[]).map((channel): ChannelPreview => {
+    const rendered = renderChannel(channel, input.variables);
+    const price = pricePerPart(config.priceTable, channel.channel, PHONE_CHANNELS.has(channel.channel) ? country : undefined);
+    const payload = Object.fromEntries(Object.entries(rendered.payload).filter(([, v]) => v !== undefined));
+    const preview: ChannelPreview = {
+      channel: channel.channel,
+      mandatory: channel.mandatory,
+      sender: channel.channel === 'chat' ? channel.botId : channel.sender,
+      text: rendered.text,
+      payload,
+      parts: rendered.parts,
+      pricePerPart: price,
+      cost: messageCost(rendered.parts, price),
+    };
+    if (channel.channel === 'email') preview.subject = String(payload.subject ?? '');
+    if (channel.channel === 'sms') {
+      const info = smsInfo(rendered.text ?? '');
+      preview.encoding = info.encoding;
+      preview.units = info.units;
+    }
+    return preview;
+  });
+  return { templateId: template.id, country: country ?? null, variables: template.variables, channels };
 }
 
 export function presentTemplate(t: TemplateRecord) {
