@@ -34,7 +34,7 @@ function dispatcherFor(channel: Channel) {
     taskQueue: channelTaskQueue(channel),
     // Long-running: a page of 500 per heartbeat; a missed heartbeat means the worker died.
     startToCloseTimeout: '24 hours',
-    heartbeatTimeout: '30 seconds',
+    heartbeatTimeout: '10 seconds',
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
   });
