@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
-import { MESSAGE_STATUSES, canTransition, type MessageStatus } from '../core/status';
+import { MESSAGE_STATUSES, allowedPredecessors, type MessageStatus } from '../core/status';
 
 /** Anything that runs a query: the pool or a client inside a transaction. */
 export type Queryable = Pool | PoolClient;
@@ -86,13 +86,8 @@ export async function insertMessages(db: Queryable, rows: readonly NewMessage[],
   }
 }
 
-/** Every allowed (from, to) pair of the state machine, as two parallel arrays for SQL guards. */
-const TRANSITION_PAIRS: [string[], string[]] = (() => {
-  const from: string[] = [];
-  const to: string[] = [];
-  for (const a of MESSAGE_STATUSES) for (const b of MESSAGE_STATUSES) if (canTransition(a, b)) (from.push(a), to.push(b));
-  return [from, to];
-})();
+/** For each target status, the statuses it may be reached from, comma-joined for SQL. */
+const PREDECESSORS: Record<string, string> = Object.fromEntries(MESSAGE_STATUSES.map((to) => [to, allowedPredecessors(to).join(',')]));
 
 export interface StatusChange {
   messageId: string;
@@ -136,9 +131,13 @@ export async function applyStatusChanges(
 }
 
 async function applyRound(db: Queryable, part: StatusChange[], source: string): Promise<StatusChangeResult[]> {
+  // The guard is a per-row expression (m.status = any(c.allowed_from)), not a join with a table of
+  // pairs: when a concurrent update changed the row first, PostgreSQL re-checks the guard against
+  // the new row but keeps the joined rows it had, so a join would wrongly refuse a legal change.
   const { rows } = await db.query<{ id: string; applied: boolean; previous: MessageStatus }>(
     `with incoming as (
-       select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) as c(id, status, description, provider_message_id)
+       select id, status, description, provider_message_id, string_to_array(allowed_from, ',') as allowed_from
+       from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) as c(id, status, description, provider_message_id, allowed_from)
      ),
      updated as (
        update messages m set
@@ -148,7 +147,7 @@ async function applyRound(db: Queryable, part: StatusChange[], source: string): 
          provider_message_id = coalesce(c.provider_message_id, m.provider_message_id),
          sent_at = case when c.status in ('SENT', 'PENDING') then coalesce(m.sent_at, now()) else m.sent_at end
        from incoming c
-       where m.id = c.id and (m.status, c.status) in (select * from unnest($5::text[], $6::text[]))
+       where m.id = c.id and m.status = any(c.allowed_from)
        returning m.id
      ),
      logged as (
@@ -157,7 +156,7 @@ async function applyRound(db: Queryable, part: StatusChange[], source: string): 
          case when u.id is null
            then concat('not applied: status was ', m.status, case when c.description is not null then concat('; ', c.description) end)
            else c.description end,
-         $7
+         $6
        from incoming c join messages m on m.id = c.id left join updated u on u.id = c.id
      )
      select c.id, u.id is not null as applied, m.status as previous
@@ -167,8 +166,7 @@ async function applyRound(db: Queryable, part: StatusChange[], source: string): 
       part.map((c) => c.status),
       part.map((c) => c.description ?? null),
       part.map((c) => c.providerMessageId ?? null),
-      TRANSITION_PAIRS[0],
-      TRANSITION_PAIRS[1],
+      part.map((c) => PREDECESSORS[c.status]!),
       source,
     ],
   );

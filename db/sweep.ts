@@ -54,6 +54,7 @@ export async function resolveFallbacks(db: Queryable, taskId: string): Promise<{
      released as (
        update messages r set released = true, status_at = now()
        from decided d where r.id = d.id and d.all_final and not d.delivered and d.all_failed
+         and not r.released and r.status = 'CREATED'
        returning r.id
      ),
      canceled as (
@@ -61,6 +62,7 @@ export async function resolveFallbacks(db: Queryable, taskId: string): Promise<{
          status_description = case when d.delivered then concat('not needed: delivered on ', d.delivered_on)
                                    else 'not needed: an earlier attempt was canceled' end
        from decided d where c.id = d.id and d.all_final and (d.delivered or not d.all_failed)
+         and not c.released and c.status = 'CREATED'
        returning c.id, c.status_description
      ),
      logged as (

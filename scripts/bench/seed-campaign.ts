@@ -1,0 +1,46 @@
+import { randomUUID } from 'node:crypto';
+import type { Pool } from 'pg';
+import { taskWorkflowId } from '../../workflows/definitions';
+
+export interface SeededCampaign {
+  taskId: string;
+  recipients: number;
+}
+
+/**
+ * Creates a task of `recipients` SMS messages to sandbox numbers ending in 0 (delivered), generated
+ * inside PostgreSQL (generate_series) so the campaign itself, not the seeding, is what gets measured.
+ */
+export async function seedSmsCampaign(
+  pool: Pool,
+  options: { recipients: number; templateId?: string | null; sender?: string; lifetimeSeconds?: number; name?: string },
+): Promise<SeededCampaign> {
+  const taskId = randomUUID();
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    await client.query(
+      `insert into tasks (id, name, type, status, template_id, timezone, send_windows, total, workflow_id)
+       values ($1, $2, 'sms', 'created', $3, 'UTC', '[]', $4, $5)`,
+      [taskId, options.name ?? `campaign of ${options.recipients}`, options.templateId ?? null, options.recipients, taskWorkflowId(taskId)],
+    );
+    await client.query(
+      `with inserted as (
+         insert into messages (id, task_id, group_id, send_id, seq, channel, channel_index, optional, released, status,
+           sender, recipient, text, parts, cost, lifetime_seconds)
+         select gen_random_uuid(), $1::uuid, gen_random_uuid(), $1::text || ':' || g || ':sms', g, 'sms', 0, false, true, 'CREATED',
+           $2, '+7999' || lpad(g::text, 6, '0') || '0', 'Your order is ready', 1, 0.05, $3
+         from generate_series(1, $4::int) g
+         returning id)
+       insert into message_events (message_id, status, source) select id, 'CREATED', 'seed' from inserted`,
+      [taskId, options.sender ?? 'ACME', options.lifetimeSeconds ?? 3600, options.recipients],
+    );
+    await client.query('commit');
+  } catch (error) {
+    await client.query('rollback');
+    throw error;
+  } finally {
+    client.release();
+  }
+  return { taskId, recipients: options.recipients };
+}
