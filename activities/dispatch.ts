@@ -1,7 +1,7 @@
 import { Context, CancelledFailure } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import type { Channel } from '../core/config';
-import { applyStatusChanges, claimForDispatch, type ClaimedMessage, type StatusChange } from '../db/messages';
+import { applyStatusChanges, claimForDispatch, type ClaimedMessage, type StatusChange, type TaskScope } from '../db/messages';
 import type { OutgoingMessage, ProviderRegistry, SubmitResult } from './channels/types';
 import { RateLimiter } from './rate-limiter';
 
@@ -29,10 +29,18 @@ interface DispatchCursor {
 export const DISPATCH_PAGE_SIZE = 500;
 const MAX_TRANSIENT_BACKOFF_MS = 5_000;
 
+/** Sleeps, waking early when the activity is canceled. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
   });
 }
 
@@ -109,7 +117,27 @@ export function createDispatchActivities(deps: {
     return counts;
   }
 
+  /** Claims (within the channel's rate limit) and submits one page; undefined when nothing waits. */
+  async function dispatchPage(
+    scope: TaskScope,
+    channel: Channel,
+    signal: AbortSignal,
+    page: { afterSeq?: number; partition?: { index: number; count: number } } = {},
+  ): Promise<{ lastSeq: number; accepted: number; rejected: number } | undefined> {
+    const limiter = limiters.get(channel);
+    // With a rate limit, claim no more than a tenth of a second's worth: claimed rows start their
+    // lifetime, so they should not wait long for tokens.
+    const pageSize = limiter ? Math.max(1, Math.min(DISPATCH_PAGE_SIZE, Math.ceil(limiter.ratePerSecond / 10))) : DISPATCH_PAGE_SIZE;
+    if (limiter) await limiter.take(pageSize, signal);
+    if (signal.aborted) throw new CancelledFailure('dispatch canceled (task paused or canceled)');
+    const claimed = await claimForDispatch(deps.pool, { scope, channel, afterSeq: page.afterSeq ?? 0, limit: pageSize, partition: page.partition });
+    if (claimed.length === 0) return undefined;
+    const counts = await submitPage(claimed, channel, signal);
+    return { lastSeq: claimed[claimed.length - 1]!.seq, ...counts };
+  }
+
   return {
+    /** A campaign task's dispatch: pages through its rows on one channel (one partition of them). */
     async dispatchChannel(input: DispatchInput): Promise<DispatchResult> {
       const ctx = Context.current();
       const cursor: DispatchCursor = (ctx.info.heartbeatDetails as DispatchCursor | undefined) ?? { afterSeq: 0, submitted: 0, rejected: 0 };
@@ -117,28 +145,35 @@ export function createDispatchActivities(deps: {
       for (;;) {
         if (ctx.cancellationSignal.aborted) throw new CancelledFailure('dispatch canceled (task paused or canceled)');
         if (Date.now() >= closesAt) return { submitted: cursor.submitted, rejected: cursor.rejected, windowClosed: true };
-        const limiter = limiters.get(input.channel);
-        // With a rate limit, claim no more than a tenth of a second's worth: claimed rows start their
-        // lifetime, so they should not wait long for tokens.
-        const pageSize = limiter ? Math.max(1, Math.min(DISPATCH_PAGE_SIZE, Math.ceil(limiter.ratePerSecond / 10))) : DISPATCH_PAGE_SIZE;
-        if (limiter) await limiter.take(pageSize, ctx.cancellationSignal);
-        if (ctx.cancellationSignal.aborted) throw new CancelledFailure('dispatch canceled (task paused or canceled)');
-        const claimed = await claimForDispatch(deps.pool, {
-          taskId: input.taskId,
-          channel: input.channel,
-          afterSeq: cursor.afterSeq,
-          limit: pageSize,
-          partition: input.partition,
-        });
-        if (claimed.length === 0) return { submitted: cursor.submitted, rejected: cursor.rejected, windowClosed: false };
-        const counts = await submitPage(claimed, input.channel, ctx.cancellationSignal);
-        cursor.afterSeq = claimed[claimed.length - 1]!.seq;
-        cursor.submitted += counts.accepted;
-        cursor.rejected += counts.rejected;
+        const page = await dispatchPage({ taskId: input.taskId }, input.channel, ctx.cancellationSignal, { afterSeq: cursor.afterSeq, partition: input.partition });
+        if (!page) return { submitted: cursor.submitted, rejected: cursor.rejected, windowClosed: false };
+        cursor.afterSeq = page.lastSeq;
+        cursor.submitted += page.accepted;
+        cursor.rejected += page.rejected;
         ctx.heartbeat(cursor);
       }
     },
+
+    /**
+     * The notifications stream's dispatch on one channel: for `runForMs`, sends whatever API sends
+     * are waiting, polling every STREAM_POLL_MS when idle. Many small tasks, one activity.
+     */
+    async streamChannel(input: { channel: Channel; runForMs: number }): Promise<{ submitted: number }> {
+      const ctx = Context.current();
+      const until = Date.now() + input.runForMs;
+      let submitted = 0;
+      while (Date.now() < until && !ctx.cancellationSignal.aborted) {
+        const page = await dispatchPage({ stream: true }, input.channel, ctx.cancellationSignal);
+        ctx.heartbeat();
+        if (page) submitted += page.accepted;
+        else await sleep(STREAM_POLL_MS, ctx.cancellationSignal);
+      }
+      return { submitted };
+    },
   };
 }
+
+/** How often an idle stream looks for new API sends (the latency floor of a single send). */
+export const STREAM_POLL_MS = 50;
 
 export type DispatchActivities = ReturnType<typeof createDispatchActivities>;

@@ -7,7 +7,7 @@ import { createPool } from '../db/pool';
 import { createApp } from './app';
 import { ensureBootstrapKey } from './auth';
 import type { ApiDeps } from './deps';
-import { startTaskWorkflow } from './services/task-starter';
+import { ensureStreamWorkflow } from './services/task-starter';
 
 export interface RunningApi {
   url: string;
@@ -25,24 +25,15 @@ export async function connectTemporalClient(config: AppConfig): Promise<Client> 
 }
 
 /**
- * Starts the workflows of accepted sends whose start did not go through (Temporal briefly
- * unreachable when the 202 went out): the send is durable in Postgres, so it is never lost.
+ * Keeps the notifications stream running: accepted API sends are durable in Postgres and wait for
+ * it, so if it was terminated (or Temporal was reset) it is started again within seconds.
  */
-export function startTaskRecovery(deps: ApiDeps, everyMs = 5000): () => void {
-  const timer = setInterval(async () => {
-    try {
-      const { rows } = await deps.pool.query(
-        `select id, name, template_id from tasks where status = 'created' and type = 'api'
-           and created_at < now() - interval '10 seconds' order by created_at limit 100`,
-      );
-      for (const task of rows) {
-        await startTaskWorkflow(deps.temporal, deps.config, { id: task.id, name: task.name, templateId: task.template_id });
-      }
-    } catch (error) {
-      deps.logger.warn({ err: error }, 'task recovery pass failed; will retry');
-    }
-  }, everyMs);
+export function keepStreamRunning(deps: ApiDeps, everyMs = 10_000): () => void {
+  const ensure = () =>
+    ensureStreamWorkflow(deps.temporal, deps.config).catch((error) => deps.logger.warn({ err: error }, 'notifications stream not started yet; will retry'));
+  const timer = setInterval(ensure, everyMs);
   timer.unref();
+  void ensure();
   return () => clearInterval(timer);
 }
 
@@ -53,7 +44,7 @@ export async function startApi(config: AppConfig, logger: Logger): Promise<Runni
   await ensureBootstrapKey(pool, config.adminApiKey);
   const deps: ApiDeps = { config, pool, orm, temporal, logger };
   const { app } = createApp(deps);
-  const stopRecovery = startTaskRecovery(deps);
+  const stopRecovery = keepStreamRunning(deps);
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.api.port, config.api.host, () => resolve(s));
     s.on('error', reject);

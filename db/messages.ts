@@ -30,6 +30,8 @@ export interface NewMessage {
   parts: number;
   cost: number;
   lifetimeSeconds: number;
+  /** Set for DELAYED rows: when their send window opens. */
+  delayedStartAt?: Date | null;
 }
 
 function chunks<T>(items: readonly T[], size = BULK_CHUNK): T[][] {
@@ -45,16 +47,16 @@ export async function insertMessages(db: Queryable, rows: readonly NewMessage[],
       `with inserted as (
          insert into messages (id, task_id, group_id, send_id, seq, channel, channel_index, optional, released, status,
            status_description, sender, recipient, external_id, text, payload, variables, template_id, template_name,
-           parts, cost, lifetime_seconds)
+           parts, cost, lifetime_seconds, delayed_start_at)
          select id, task_id, group_id, send_id, seq, channel, channel_index, optional, not optional, status,
            status_description, sender, recipient, external_id, text, payload, variables, template_id, template_name,
-           parts, cost, lifetime_seconds
+           parts, cost, lifetime_seconds, delayed_start_at
          from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::text[], $7::int[], $8::bool[],
            $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::jsonb[], $16::jsonb[],
-           $17::uuid[], $18::text[], $19::int[], $20::numeric[], $21::float8[])
+           $17::uuid[], $18::text[], $19::int[], $20::numeric[], $21::float8[], $23::timestamptz[])
            as r(id, task_id, group_id, send_id, seq, channel, channel_index, optional, status, status_description,
              sender, recipient, external_id, text, payload, variables, template_id, template_name, parts, cost,
-             lifetime_seconds)
+             lifetime_seconds, delayed_start_at)
          returning id, status, status_description)
        insert into message_events (message_id, status, description, source)
        select id, status, status_description, $22 from inserted`,
@@ -81,6 +83,7 @@ export async function insertMessages(db: Queryable, rows: readonly NewMessage[],
         part.map((m) => m.cost),
         part.map((m) => m.lifetimeSeconds),
         source,
+        part.map((m) => m.delayedStartAt ?? null),
       ],
     );
   }
@@ -190,15 +193,52 @@ export interface ClaimedMessage {
 }
 
 /**
- * Claims the next page of a task's released, not-yet-sent rows on one channel (QUEUED, the
- * lifetime starts counting). Rows left QUEUED by a crashed attempt are claimed again and
- * resubmitted under the same send id, which providers deduplicate.
+ * Which messages a dispatcher or sweep works on: one campaign task (its own workflow), or every
+ * task of the notifications stream (API sends, dispatched together by one long-running workflow).
+ */
+export type TaskScope = { taskId: string } | { stream: true };
+
+export const STREAM_TASK_TYPE = 'api';
+
+/** SQL condition on `alias.task_id` for a scope; `$1` is the task id in the task scope. */
+export function scopeCondition(scope: TaskScope, alias = 'm'): { sql: string; params: unknown[] } {
+  if ('taskId' in scope) return { sql: `${alias}.task_id = $1`, params: [scope.taskId] };
+  return {
+    sql: `${alias}.task_id in (select id from tasks where type = '${STREAM_TASK_TYPE}' and status in ('in_progress', 'paused', 'canceled'))`,
+    params: [],
+  };
+}
+
+/**
+ * Claims the next page of released, not-yet-sent rows on one channel (QUEUED, the lifetime starts
+ * counting). Rows left QUEUED by a crashed attempt are claimed again and resubmitted under the
+ * same send id, which providers deduplicate. A campaign pages by `seq` after a cursor (and a
+ * partition); the stream takes the oldest rows of in-progress API tasks whose window is open.
  */
 export async function claimForDispatch(
   db: Queryable,
-  args: { taskId: string; channel: string; afterSeq: number; limit: number; partition?: { index: number; count: number } },
+  args: { scope: TaskScope; channel: string; afterSeq: number; limit: number; partition?: { index: number; count: number } },
 ): Promise<ClaimedMessage[]> {
   const partition = args.partition ?? { index: 0, count: 1 };
+  const selection =
+    'taskId' in args.scope
+      ? {
+          sql: `select id from messages
+                where task_id = $1 and channel = $2 and released and status in ('CREATED', 'QUEUED', 'DELAYED', 'PAUSED')
+                  and seq > $3 and seq % $5 = $6
+                order by seq limit $4
+                for update skip locked`,
+          params: [args.scope.taskId, args.channel, args.afterSeq, args.limit, partition.count, partition.index],
+        }
+      : {
+          sql: `select m.id from messages m join tasks t on t.id = m.task_id
+                where m.channel = $1 and m.released and m.status in ('CREATED', 'QUEUED', 'DELAYED')
+                  and (m.delayed_start_at is null or m.delayed_start_at <= now())
+                  and t.type = '${STREAM_TASK_TYPE}' and t.status = 'in_progress'
+                order by m.registered_at limit $2
+                for update of m skip locked`,
+          params: [args.channel, args.limit],
+        };
   const { rows } = await db.query(
     `with claimed as (
        update messages m set
@@ -208,17 +248,12 @@ export async function claimForDispatch(
          queued_at = coalesce(m.queued_at, now()),
          delivery_end_at = coalesce(m.delivery_end_at, now() + make_interval(secs => m.lifetime_seconds)),
          delayed_start_at = null
-       where m.id in (
-         select id from messages
-         where task_id = $1 and channel = $2 and released and status in ('CREATED', 'QUEUED', 'DELAYED', 'PAUSED')
-           and seq > $3 and seq % $5 = $6
-         order by seq limit $4
-         for update skip locked)
+       where m.id in (${selection.sql})
        returning m.id, m.seq, m.send_id, m.channel, m.recipient, m.sender, m.text, m.payload, m.delivery_end_at
      ),
      logged as (insert into message_events (message_id, status, source) select id, 'QUEUED', 'dispatcher' from claimed)
      select * from claimed order by seq`,
-    [args.taskId, args.channel, args.afterSeq, args.limit, partition.count, partition.index],
+    selection.params,
   );
   return rows.map((r) => ({
     id: r.id,
@@ -233,24 +268,28 @@ export async function claimForDispatch(
   }));
 }
 
-/** Moves a task's waiting rows (not yet handed to a provider) to `status` in one statement. */
+/** Statuses of rows not yet handed to a provider. QUEUED rows may be in a dispatcher's hands:
+ * only callers that know dispatch has stopped include them. */
+const WAITING = ['CREATED', 'QUEUED', 'DELAYED', 'PAUSED'];
+
+/** Moves a task's waiting rows to `status` in one statement, with an event each. */
 export async function setWaitingStatus(
   db: Queryable,
   taskId: string,
   status: 'PAUSED' | 'DELAYED' | 'CREATED' | 'CANCELED',
   description: string | null,
   delayedStartAt: Date | null = null,
-  options: { includeUnreleased?: boolean } = {},
+  options: { includeUnreleased?: boolean; from?: string[] } = {},
 ): Promise<number> {
   const { rowCount } = await db.query(
     `with changed as (
        update messages set status = $2, status_description = $3, status_at = now(), delayed_start_at = $4
-       where task_id = $1 and status in ('CREATED', 'QUEUED', 'DELAYED', 'PAUSED') and status <> $2
+       where task_id = $1 and status = any($6::text[]) and status <> $2
          and (released or $5)
        returning id)
      insert into message_events (message_id, status, description, source)
      select id, $2, $3, 'workflow' from changed`,
-    [taskId, status, description, delayedStartAt, options.includeUnreleased ?? false],
+    [taskId, status, description, delayedStartAt, options.includeUnreleased ?? false, options.from ?? WAITING],
   );
   return rowCount ?? 0;
 }

@@ -1,4 +1,4 @@
-import type { Queryable } from './messages';
+import { scopeCondition, type Queryable, type TaskScope } from './messages';
 
 /**
  * The timer-driven sweep of one task (DESIGN.md, "Lifetime and fallback"): instead of a timer per
@@ -6,15 +6,16 @@ import type { Queryable } from './messages';
  */
 
 /** In-flight rows whose sending lifetime has passed become UNDELIVERED ("lifetime expired"). */
-export async function expireLifetimes(db: Queryable, taskId: string): Promise<number> {
+export async function expireLifetimes(db: Queryable, scope: TaskScope): Promise<number> {
+  const where = scopeCondition(scope, 'm');
   const { rowCount } = await db.query(
     `with expired as (
-       update messages set status = 'UNDELIVERED', status_description = 'lifetime expired', status_at = now()
-       where task_id = $1 and status in ('QUEUED', 'SENT', 'PENDING') and delivery_end_at < now()
+       update messages m set status = 'UNDELIVERED', status_description = 'lifetime expired', status_at = now()
+       where ${where.sql} and m.status in ('QUEUED', 'SENT', 'PENDING') and m.delivery_end_at < now()
        returning id)
      insert into message_events (message_id, status, description, source)
      select id, 'UNDELIVERED', 'lifetime expired', 'lifetime' from expired`,
-    [taskId],
+    where.params,
   );
   return rowCount ?? 0;
 }
@@ -27,12 +28,13 @@ export async function expireLifetimes(db: Queryable, taskId: string): Promise<nu
  * Only rows whose every earlier attempt is final are decided, so a later optional channel waits
  * for the one before it.
  */
-export async function resolveFallbacks(db: Queryable, taskId: string): Promise<{ released: number; canceled: number }> {
+export async function resolveFallbacks(db: Queryable, scope: TaskScope): Promise<{ released: number; canceled: number }> {
+  const where = scopeCondition(scope, 'o');
   const { rows } = await db.query<{ released: number; canceled: number }>(
     `with held as (
        select o.id, o.group_id, o.channel_index
        from messages o
-       where o.task_id = $1 and not o.released and o.status = 'CREATED'
+       where ${where.sql} and not o.released and o.status = 'CREATED'
      ),
      decided as (
        select h.id, h.group_id, h.channel_index,
@@ -72,7 +74,7 @@ export async function resolveFallbacks(db: Queryable, taskId: string): Promise<{
        union all select id, 'CREATED', 'released: every earlier channel failed', 'fallback' from released
      )
      select (select count(*) from released)::int as released, (select count(*) from canceled)::int as canceled`,
-    [taskId],
+    where.params,
   );
   return rows[0] ?? { released: 0, canceled: 0 };
 }
@@ -106,4 +108,29 @@ export async function taskProgress(db: Queryable, taskId: string): Promise<TaskP
 
 export function isTaskDone(progress: TaskProgress): boolean {
   return progress.inFlight === 0 && progress.held === 0 && Object.values(progress.waitingByChannel).every((n) => n === 0);
+}
+
+/** Stream tasks (API sends) with nothing left to send or hear about become completed. */
+export async function completeFinishedStreamTasks(db: Queryable): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `with done as (
+       update tasks t set status = 'completed', finished_at = now()
+       where t.type = 'api' and t.status = 'in_progress'
+         and not exists (select 1 from messages m where m.task_id = t.id
+                         and m.status in ('CREATED', 'QUEUED', 'DELAYED', 'PAUSED', 'SENT', 'PENDING'))
+       returning t.id)
+     insert into task_events (task_id, kind) select id, 'completed' from done returning task_id as id`,
+  );
+  return rows.map((r) => r.id);
+}
+
+/** In-progress stream tasks with send windows and rows waiting to go: the stream sweep delays
+ * those whose window has closed. */
+export async function windowedStreamTasks(db: Queryable): Promise<{ id: string; timezone: string; sendWindows: { from: string; to: string }[] }[]> {
+  const { rows } = await db.query(
+    `select t.id, t.timezone, t.send_windows from tasks t
+     where t.type = 'api' and t.status = 'in_progress' and t.send_windows <> '[]'::jsonb
+       and exists (select 1 from messages m where m.task_id = t.id and m.released and m.status = 'CREATED')`,
+  );
+  return rows.map((r) => ({ id: r.id, timezone: r.timezone, sendWindows: r.send_windows }));
 }

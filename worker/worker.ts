@@ -2,7 +2,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, t
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { CHANNELS, channelTaskQueue, type AppConfig } from '../core/config';
-import { createControlActivities } from '../activities/control';
+import { createControlActivities, createStreamControlActivities } from '../activities/control';
 import { createDispatchActivities } from '../activities/dispatch';
 import { SandboxCarrier, sandboxProviders } from '../activities/channels/sandbox';
 import type { ProviderRegistry } from '../activities/channels/types';
@@ -58,7 +58,7 @@ export async function startWorkers(deps: {
     namespace: config.temporal.namespace,
     taskQueue: config.orchestratorTaskQueue,
     workflowBundle: await workflowBundle(),
-    activities: createControlActivities({ pool, dispatchPartitions: config.dispatchPartitions }),
+    activities: { ...createControlActivities({ pool, dispatchPartitions: config.dispatchPartitions }), ...createStreamControlActivities({ pool }) },
     maxConcurrentActivityTaskExecutions: 20,
   });
   const dispatch = createDispatchActivities({ pool, providers, ratePerSecond: config.channelRatePerSecond });

@@ -20,11 +20,18 @@ export interface TaskWorkflowStatus {
   lastSweep: { inFlight: number; held: number; waiting: number; expired: number; released: number } | null;
 }
 
-export const pauseUpdate = defineUpdate<{ status: string }>('pause');
-export const resumeUpdate = defineUpdate<{ status: string }>('resume');
-export const cancelUpdate = defineUpdate<{ status: string }>('cancel');
+/** The argument names the task: the notifications stream runs many; a task workflow ignores it. */
+export const pauseUpdate = defineUpdate<{ status: string }, [taskId: string]>('pause');
+export const resumeUpdate = defineUpdate<{ status: string }, [taskId: string]>('resume');
+export const cancelUpdate = defineUpdate<{ status: string }, [taskId: string]>('cancel');
 export const statusQuery = defineQuery<TaskWorkflowStatus>('status');
 
 export function taskWorkflowId(taskId: string): string {
   return `task-${taskId}`;
+}
+
+/** The one long-running workflow that dispatches every API send (see workflows/stream.ts), one
+ * per orchestrator task queue so separate deployments (or test runs) sharing a namespace never mix. */
+export function streamWorkflowId(orchestratorTaskQueue: string): string {
+  return orchestratorTaskQueue === 'orchestrator' ? 'notifications-stream' : `notifications-stream-${orchestratorTaskQueue}`;
 }

@@ -1,2 +1,3 @@
 // The workflow bundle's entry point: every workflow the worker registers.
 export { taskWorkflow } from './task';
+export { notificationStreamWorkflow } from './stream';

@@ -48,8 +48,10 @@ async function settleAll<T>(promises: Promise<T>[]): Promise<T[]> {
   return results.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
-/** How long the task waits between sweeps while messages are in flight. */
+/** Between sweeps while messages are in flight: 1 s while things change, backing off to 15 s while
+ * nothing does (e.g. waiting out a day-long lifetime), so history grows slowly on long waits. */
 const SWEEP_INTERVAL_MS = 1000;
+const MAX_SWEEP_INTERVAL_MS = 15_000;
 
 /**
  * One workflow per notification task (`task-<taskId>`). The workflow holds only control state;
@@ -66,17 +68,18 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<{ status: 
     lastSweep: null,
   };
   let dispatchScope: CancellationScope | undefined;
+  let sweepIntervalMs = SWEEP_INTERVAL_MS;
 
   setHandler(statusQuery, () => state);
   setHandler(
     pauseUpdate,
-    () => {
+    (_taskId: string) => {
       state.control = 'paused';
       dispatchScope?.cancel();
       return { status: 'paused' };
     },
     {
-      validator: () => {
+      validator: (_taskId: string) => {
         if (state.control === 'canceling') throw ApplicationFailure.nonRetryable('task is canceled', 'InvalidTransition');
         if (state.control === 'paused') throw ApplicationFailure.nonRetryable('task is already paused', 'InvalidTransition');
       },
@@ -84,12 +87,12 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<{ status: 
   );
   setHandler(
     resumeUpdate,
-    () => {
+    (_taskId: string) => {
       state.control = 'running';
       return { status: 'in_progress' };
     },
     {
-      validator: () => {
+      validator: (_taskId: string) => {
         if (state.control === 'canceling') throw ApplicationFailure.nonRetryable('task is canceled', 'InvalidTransition');
         if (state.control !== 'paused') throw ApplicationFailure.nonRetryable('task is not paused', 'InvalidTransition');
       },
@@ -97,13 +100,13 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<{ status: 
   );
   setHandler(
     cancelUpdate,
-    () => {
+    (_taskId: string) => {
       state.control = 'canceling';
       dispatchScope?.cancel();
       return { status: 'canceled' };
     },
     {
-      validator: () => {
+      validator: (_taskId: string) => {
         if (state.control === 'canceling') throw ApplicationFailure.nonRetryable('task is already canceled', 'InvalidTransition');
       },
     },
@@ -158,6 +161,8 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<{ status: 
     const sweep = await control.sweepTask(taskId);
     state.sweeps += 1;
     const waitingChannels = Object.entries(sweep.waitingByChannel).filter(([, n]) => n > 0);
+    const unchanged = sweep.expired === 0 && sweep.released === 0 && sweep.canceled === 0 && sweep.inFlight === state.lastSweep?.inFlight;
+    sweepIntervalMs = unchanged ? Math.min(MAX_SWEEP_INTERVAL_MS, sweepIntervalMs * 2) : SWEEP_INTERVAL_MS;
     state.lastSweep = {
       inFlight: sweep.inFlight,
       held: sweep.held,
@@ -201,7 +206,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<{ status: 
       }
     } else {
       state.phase = 'waiting_for_receipts';
-      await condition(controlChanged('running'), SWEEP_INTERVAL_MS);
+      await condition(controlChanged('running'), sweepIntervalMs);
     }
 
     if (workflowInfo().continueAsNewSuggested) {

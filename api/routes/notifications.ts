@@ -4,7 +4,6 @@ import { HttpError, unprocessable } from '../errors';
 import { errorSchema, type ApiRegistry } from '../routing';
 import { MAX_RECIPIENTS_PER_CALL, sendNotificationResponse, sendNotificationSchema, type TemplateChannel } from '../schemas';
 import { recordSend } from '../services/notifications';
-import { startTaskWorkflow } from '../services/task-starter';
 import { validateTemplate } from '../services/templates';
 
 export function registerNotificationRoutes(api: ApiRegistry, deps: ApiDeps): void {
@@ -42,21 +41,14 @@ export function registerNotificationRoutes(api: ApiRegistry, deps: ApiDeps): voi
         sendWindows: template.sendWindows,
         channels: template.channels as unknown as TemplateChannel[],
       });
-      const { response, created } = await recordSend(deps.pool, deps.config, {
+      const { response } = await recordSend(deps.pool, deps.config, {
         template,
         variables: body.variables,
         recipients: body.recipients,
         createdBy: req.principal!.apiKeyId,
         idempotencyKey,
       });
-      if (created) {
-        try {
-          await startTaskWorkflow(deps.temporal, deps.config, { id: response.taskId, name: `${template.name} (API)`, templateId: template.id });
-        } catch (error) {
-          // The send is already durable; the task recovery loop starts its workflow later.
-          req.log.warn({ err: error, taskId: response.taskId }, 'task workflow not started yet');
-        }
-      }
+      // Durable now; the running notifications stream dispatches it (no workflow start per request).
       res.status(202).json(response);
     },
   );

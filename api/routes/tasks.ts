@@ -113,7 +113,7 @@ export function registerTaskRoutes(api: ApiRegistry, deps: ApiDeps): void {
           throw conflict(`cannot ${action} a ${task.status} task`);
         }
         try {
-          const result = await deps.temporal.workflow.getHandle(task.workflowId).executeUpdate(update);
+          const result = await deps.temporal.workflow.getHandle(task.workflowId).executeUpdate(update, { args: [task.id] });
           res.json(result);
         } catch (error) {
           if (error instanceof WorkflowUpdateFailedError) throw conflict(`cannot ${action}: ${error.cause?.message ?? error.message}`);

@@ -3,11 +3,12 @@ import type { Pool } from 'pg';
 import type { AppConfig, Channel } from '../../core/config';
 import { isValidEmail, normalizePhone } from '../../core/phone';
 import { missingVariables, renderText, type Variables } from '../../core/render';
+import { nextWindowOpening } from '../../core/send-window';
 import { messageCost, pricePerPart, smsInfo } from '../../core/sms';
 import type { TemplateRecord } from '../../db/entities';
-import { insertMessages, type NewMessage } from '../../db/messages';
+import { insertMessages, STREAM_TASK_TYPE, type NewMessage } from '../../db/messages';
 import { recordTaskEvent } from '../../db/tasks';
-import { taskWorkflowId } from '../../workflows/definitions';
+import { streamWorkflowId } from '../../workflows/definitions';
 import { HttpError, unprocessable, type ErrorDetail } from '../errors';
 import type { RecipientInput, TemplateChannel } from '../schemas';
 
@@ -105,8 +106,11 @@ export interface SendResponse {
 }
 
 /** Builds every message row of a send (one per recipient per channel) or throws 422 with every problem. */
-export function planMessages(req: SendRequest, taskId: string, config: AppConfig): NewMessage[] {
+export function planMessages(req: SendRequest, taskId: string, config: AppConfig, now = new Date()): NewMessage[] {
   const channels = req.template.channels as unknown as TemplateChannel[];
+  // Outside the template's send window, messages are created DELAYED until it opens.
+  const opening = nextWindowOpening(now, req.template.sendWindows, req.template.timezone);
+  const delayed = opening.getTime() > now.getTime();
   const details: ErrorDetail[] = [];
   const rows: NewMessage[] = [];
   req.recipients.forEach((recipient, index) => {
@@ -135,8 +139,9 @@ export function planMessages(req: SendRequest, taskId: string, config: AppConfig
         channel: channel.channel,
         channelIndex,
         optional: !channel.mandatory,
-        status: 'CREATED',
-        statusDescription: channel.mandatory ? null : 'Created, but optional',
+        status: channel.mandatory && delayed ? 'DELAYED' : 'CREATED',
+        statusDescription: channel.mandatory ? (delayed ? 'outside the send window' : null) : 'Created, but optional',
+        delayedStartAt: channel.mandatory && delayed ? opening : null,
         sender: channel.channel === 'chat' ? channel.botId : channel.sender,
         recipient: resolved.address!,
         externalId: recipient.externalId ?? null,
@@ -196,8 +201,8 @@ export async function recordSend(
       }
     }
     await client.query(
-      `insert into tasks (id, name, type, status, template_id, timezone, send_windows, total, workflow_id, created_by)
-       values ($1, $2, 'api', 'created', $3, $4, $5, $6, $7, $8)`,
+      `insert into tasks (id, name, type, status, template_id, timezone, send_windows, total, workflow_id, created_by, started_at)
+       values ($1, $2, '${STREAM_TASK_TYPE}', 'in_progress', $3, $4, $5, $6, $7, $8, now())`,
       [
         taskId,
         `${req.template.name} (API)`,
@@ -205,11 +210,16 @@ export async function recordSend(
         req.template.timezone,
         JSON.stringify(req.template.sendWindows),
         req.recipients.length,
-        taskWorkflowId(taskId),
+        streamWorkflowId(config.orchestratorTaskQueue),
         req.createdBy,
       ],
     );
+    // Accepted sends are dispatched by the running notifications stream: created and started at once.
     await recordTaskEvent(client, taskId, 'created', { source: 'api', recipients: req.recipients.length, messages: rows.length });
+    await recordTaskEvent(client, taskId, 'started');
+    if (rows.some((m) => m.status === 'DELAYED')) {
+      await recordTaskEvent(client, taskId, 'waiting_for_window', { until: rows.find((m) => m.delayedStartAt)!.delayedStartAt!.toISOString() });
+    }
     await insertMessages(client, rows, 'api');
     const response: SendResponse = {
       taskId,

@@ -1,7 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { AppConfig } from '../../core/config';
 import { TASK_ID, TASK_NAME, TASK_STATUS, TEMPLATE_ID } from '../../core/search-attributes';
-import { taskWorkflowId } from '../../workflows/definitions';
+import { streamWorkflowId, taskWorkflowId } from '../../workflows/definitions';
 
 /** Starts a task's workflow (`task-<id>`) with its search attributes. Starting twice is harmless:
  * the workflow id is the task's, so a repeat finds the run already there. */
@@ -31,4 +31,16 @@ export async function startTaskWorkflow(
 
 export function temporalUiUrl(config: AppConfig, workflowId: string): string {
   return `${config.temporal.uiUrl}/namespaces/${encodeURIComponent(config.temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+}
+
+/** Makes sure the notifications stream runs (started if absent, left alone if running). */
+export async function ensureStreamWorkflow(client: Client, config: AppConfig): Promise<string> {
+  const workflowId = streamWorkflowId(config.orchestratorTaskQueue);
+  await client.workflow.start('notificationStreamWorkflow', {
+    workflowId,
+    taskQueue: config.orchestratorTaskQueue,
+    args: [],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+  });
+  return workflowId;
 }

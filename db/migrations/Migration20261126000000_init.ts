@@ -64,6 +64,7 @@ create table tasks (
 );
 create index tasks_created_at on tasks (created_at desc);
 create index tasks_template_status on tasks (template_id, status);
+create index tasks_type_status on tasks (type, status);
 
 create table task_events (
   id bigserial primary key,
@@ -113,7 +114,7 @@ create table messages (
   delivery_end_at timestamptz
 );
 -- Rows that still wait for dispatch leave this index as soon as they are handed to a provider.
-create index messages_dispatch on messages (task_id, channel, seq)
+create index messages_dispatch on messages (channel, task_id, seq)
   where released and status in ('CREATED', 'QUEUED', 'DELAYED', 'PAUSED');
 create index messages_task_status on messages (task_id, status);
 create index messages_registered_at on messages (registered_at);

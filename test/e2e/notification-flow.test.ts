@@ -1,4 +1,7 @@
+import { startTaskWorkflow } from '../../api/services/task-starter';
 import { TASK_STATUS } from '../../core/search-attributes';
+import { seedSmsCampaign } from '../../scripts/bench/seed-campaign';
+import { streamWorkflowId } from '../../workflows/definitions';
 import { eventually, smsTemplate, startStack, type TestStack } from '../support/harness';
 
 let stack: TestStack;
@@ -37,20 +40,29 @@ describe('one notification through the real stack', () => {
       (t) => t.status === 'completed',
     );
     expect(task.counts).toEqual({ DELIVERED: 1 });
-    expect(task.workflowId).toBe(`task-${sent.body.taskId}`);
-    expect(task.temporalUiUrl).toContain(`/workflows/task-${sent.body.taskId}`);
-
-    // The run is in Temporal with its search attributes, as an engineer would find it in the UI.
-    const handle = stack.deps.temporal.workflow.getHandle(task.workflowId);
-    expect(await handle.result()).toEqual({ status: 'completed' });
-    const description = await handle.describe();
-    expect(description.typedSearchAttributes.get(TASK_STATUS)).toBe('completed');
-    const found = [];
-    for await (const run of stack.deps.temporal.workflow.list({ query: `TaskId = "${sent.body.taskId}"` })) found.push(run.workflowId);
-    expect(found).toEqual([task.workflowId]);
+    // API sends are dispatched by the notifications stream, visible in the Temporal UI as one run.
+    expect(task.workflowId).toBe(streamWorkflowId(stack.config.orchestratorTaskQueue));
+    expect(task.temporalUiUrl).toContain(`/workflows/${task.workflowId}`);
+    const stream = await stack.deps.temporal.workflow.getHandle(task.workflowId).describe();
+    expect(stream.status.name).toBe('RUNNING');
+    expect(stream.type).toBe('notificationStreamWorkflow');
 
     const history = (await stack.admin().get(`/api/v1/tasks/${sent.body.taskId}/history`).expect(200)).body;
     expect(history.events.map((e: { kind: string }) => e.kind)).toEqual(['created', 'started', 'completed']);
+  });
+
+  it('a campaign task runs as its own workflow task-<id>, found in Temporal by its search attributes', async () => {
+    const { taskId } = await seedSmsCampaign(stack.deps.pool, { recipients: 3, name: 'three' });
+    const workflowId = await startTaskWorkflow(stack.deps.temporal, stack.config, { id: taskId, name: 'three', templateId: null });
+    expect(workflowId).toBe(`task-${taskId}`);
+    const handle = stack.deps.temporal.workflow.getHandle(workflowId);
+    expect(await handle.result()).toEqual({ status: 'completed' });
+    expect((await handle.describe()).typedSearchAttributes.get(TASK_STATUS)).toBe('completed');
+    const found = [];
+    for await (const run of stack.deps.temporal.workflow.list({ query: `TaskId = "${taskId}"` })) found.push(run.workflowId);
+    expect(found).toEqual([workflowId]);
+    const task = (await stack.admin().get(`/api/v1/tasks/${taskId}`).expect(200)).body;
+    expect(task).toMatchObject({ status: 'completed', counts: { DELIVERED: 3 }, workflowId });
   });
 
   it('an Idempotency-Key repeat returns the first answer and sends nothing new', async () => {

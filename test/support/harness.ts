@@ -6,6 +6,7 @@ import { createApp } from '../../api/app';
 import { createApiKey, ensureBootstrapKey } from '../../api/auth';
 import type { ApiDeps } from '../../api/deps';
 import { connectTemporalClient } from '../../api/server';
+import { ensureStreamWorkflow } from '../../api/services/task-starter';
 import { loadConfig, type AppConfig } from '../../core/config';
 import { openOrm } from '../../db/orm';
 import { createPool } from '../../db/pool';
@@ -56,6 +57,7 @@ export async function startStack(options: { worker?: boolean; env?: Record<strin
   const deps: ApiDeps = { config, pool, orm, temporal, logger };
   const { app } = createApp(deps);
   const operator = await createApiKey(pool, `operator ${suffix}`, 'operator');
+  const streamId = await ensureStreamWorkflow(temporal, config);
   let workers: RunningWorkers | undefined;
   let connection: NativeConnection | undefined;
   if (options.worker) {
@@ -70,6 +72,7 @@ export async function startStack(options: { worker?: boolean; env?: Record<strin
     operatorKey: operator.key,
     async close() {
       await workers?.shutdown();
+      await temporal.workflow.getHandle(streamId).terminate('test finished').catch(() => undefined);
       await connection?.close();
       await temporal.connection.close();
       await orm.close(true);
