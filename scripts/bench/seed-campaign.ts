@@ -13,7 +13,15 @@ export interface SeededCampaign {
  */
 export async function seedSmsCampaign(
   pool: Pool,
-  options: { recipients: number; templateId?: string | null; sender?: string; lifetimeSeconds?: number; name?: string },
+  options: {
+    recipients: number;
+    templateId?: string | null;
+    sender?: string;
+    lifetimeSeconds?: number;
+    name?: string;
+    sendWindows?: { from: string; to: string }[];
+    timezone?: string;
+  },
 ): Promise<SeededCampaign> {
   const taskId = randomUUID();
   const client = await pool.connect();
@@ -21,8 +29,16 @@ export async function seedSmsCampaign(
     await client.query('begin');
     await client.query(
       `insert into tasks (id, name, type, status, template_id, timezone, send_windows, total, workflow_id)
-       values ($1, $2, 'sms', 'created', $3, 'UTC', '[]', $4, $5)`,
-      [taskId, options.name ?? `campaign of ${options.recipients}`, options.templateId ?? null, options.recipients, taskWorkflowId(taskId)],
+       values ($1, $2, 'sms', 'created', $3, $6, $7, $4, $5)`,
+      [
+        taskId,
+        options.name ?? `campaign of ${options.recipients}`,
+        options.templateId ?? null,
+        options.recipients,
+        taskWorkflowId(taskId),
+        options.timezone ?? 'UTC',
+        JSON.stringify(options.sendWindows ?? []),
+      ],
     );
     await client.query(
       `with inserted as (
