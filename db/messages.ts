@@ -40,11 +40,24 @@ function chunks<T>(items: readonly T[], size = BULK_CHUNK): T[][] {
   return out;
 }
 
-/** Inserts message rows and their first event in bulk (unnest arrays: one round trip per chunk). */
-export async function insertMessages(db: Queryable, rows: readonly NewMessage[], source: string): Promise<void> {
-  for (const part of chunks(rows)) {
+/** Number of parameters the message insert uses; `with` CTEs of a caller number theirs after it. */
+export const MESSAGE_INSERT_PARAMS = 23;
+
+/**
+ * Inserts message rows and their first event in bulk (unnest arrays: one round trip per chunk).
+ * `withFirstChunk` adds the caller's data-modifying CTEs (e.g. the task row) to the first
+ * statement, so a small send is written in a single atomic round trip.
+ */
+export async function insertMessages(
+  db: Queryable,
+  rows: readonly NewMessage[],
+  source: string,
+  withFirstChunk?: { ctes: string; params: unknown[] },
+): Promise<void> {
+  for (const [index, part] of chunks(rows).entries()) {
+    const extra = index === 0 ? withFirstChunk : undefined;
     await db.query(
-      `with inserted as (
+      `with ${extra ? `${extra.ctes},` : ''} inserted as (
          insert into messages (id, task_id, group_id, send_id, seq, channel, channel_index, optional, released, status,
            status_description, sender, recipient, external_id, text, payload, variables, template_id, template_name,
            parts, cost, lifetime_seconds, delayed_start_at)
@@ -84,6 +97,7 @@ export async function insertMessages(db: Queryable, rows: readonly NewMessage[],
         part.map((m) => m.lifetimeSeconds),
         source,
         part.map((m) => m.delayedStartAt ?? null),
+        ...(extra?.params ?? []),
       ],
     );
   }

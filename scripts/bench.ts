@@ -9,7 +9,9 @@ import path from 'node:path';
 import fs from 'node:fs';
 import pino from 'pino';
 import { Worker } from '@temporalio/worker';
-import { connectTemporalClient } from '../api/server';
+import http from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { connectTemporalClient, startApi } from '../api/server';
 import { startTaskWorkflow } from '../api/services/task-starter';
 import { SandboxProvider } from '../activities/channels/sandbox';
 import { loadConfig } from '../core/config';
@@ -28,6 +30,8 @@ function arg(name: string, fallback: number): number {
 const RECIPIENTS = arg('recipients', 100_000);
 const BASELINE = arg('baseline', 2_000);
 const KEEP = process.argv.includes('--keep');
+const API_REQUESTS = arg('api-requests', 5_000);
+const API_CONCURRENCY = arg('api-concurrency', 64);
 
 let peakRss = 0;
 const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
@@ -56,6 +60,7 @@ async function main() {
   const databaseUrl = await createDatabase(baseUrl, dbName);
   if (!KEEP) cleanups.push(() => dropDatabase(baseUrl!, dbName));
   await migrate(databaseUrl);
+  process.env.BENCH_DATABASE_URL = databaseUrl;
   let temporalAddress = process.env.TEMPORAL_ADDRESS;
   if (!temporalAddress) {
     // Same persistence as `npm start`: SQLite file with WAL and synchronous=OFF.
@@ -117,12 +122,24 @@ async function main() {
     return workflowId;
   });
 
+  // POST /api/v1/notifications under load: the API in this process, a keep-alive client.
+  const api = await startApi({ ...config, api: { ...config.api, port: 0 } }, logger);
+  const apiFigures = await loadApi(api.url, config.adminApiKey);
+  const naiveStarts = await measureWorkflowStarts(client, config, Math.min(API_REQUESTS, 2000));
+  await api.close();
+
   const line = (label: string, f: Figures) =>
     `${label.padEnd(16)} ${String(f.recipients).padStart(9)} ${f.seconds.toFixed(1).padStart(9)} ${f.perSecond.toFixed(0).padStart(10)} ${String(f.firstMessageMs).padStart(10)} ${String(f.historyEvents).padStart(9)}   ${JSON.stringify(f.final)}`;
   process.stdout.write('\n');
   process.stdout.write(`${'run'.padEnd(16)} ${'messages'.padStart(9)} ${'seconds'.padStart(9)} ${'msg/s'.padStart(10)} ${'first ms'.padStart(10)} ${'events'.padStart(9)}   final statuses\n`);
   process.stdout.write(`${line('engine', engine)}\n${line('naive baseline', naive)}\n`);
   process.stdout.write(`engine / naive throughput: ${(engine.perSecond / naive.perSecond).toFixed(1)}×; history events per 1,000 messages: engine ${((engine.historyEvents / engine.recipients) * 1000).toFixed(2)}, naive ${((naive.historyEvents / naive.recipients) * 1000).toFixed(0)}\n`);
+  process.stdout.write(
+    `POST /api/v1/notifications: ${apiFigures.requests} requests at concurrency ${API_CONCURRENCY}: ${apiFigures.perSecond.toFixed(0)} req/s, p50 ${apiFigures.p50.toFixed(1)} ms, p99 ${apiFigures.p99.toFixed(1)} ms, ${apiFigures.accepted} accepted (202), all final after ${apiFigures.finalSeconds.toFixed(1)} s: ${JSON.stringify(apiFigures.final)}\n`,
+  );
+  process.stdout.write(
+    `naive per-request workflow start (the cost a start per send would add): ${naiveStarts.toFixed(0)} starts/s at the same concurrency → API / naive: ${(apiFigures.perSecond / naiveStarts).toFixed(1)}×\n`,
+  );
   process.stdout.write(`peak RSS (API-less worker process, Postgres and Temporal excluded): ${mb(engineRss)} during the engine run, ${mb(peakRss)} overall\n`);
   process.stdout.write(`machine: ${os.cpus().length} cores, ${mb(os.totalmem())}; ${KEEP ? `database kept: ${dbName}` : ''}\n`);
 
@@ -135,6 +152,78 @@ async function main() {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
   clearInterval(rssTimer);
   fs.rmSync(tmp, { recursive: true, force: true });
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
+
+async function loadApi(url: string, key: string) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: API_CONCURRENCY });
+  const post = (path: string, body: unknown) =>
+    new Promise<{ status: number; body: any; ms: number }>((resolve, reject) => {
+      const started = performance.now();
+      const data = JSON.stringify(body);
+      const req = http.request(`${url}${path}`, { method: 'POST', agent, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : null, ms: performance.now() - started }));
+      });
+      req.on('error', reject);
+      req.end(data);
+    });
+  const sender = await post('/api/v1/senders', { name: 'BENCH', channel: 'sms' });
+  await post(`/api/v1/senders/${sender.body.id}/approve`, {});
+  const template = await post('/api/v1/templates', { name: 'bench', channels: [{ channel: 'sms', sender: 'BENCH', text: 'Hi {name}', lifetimeMinutes: 10 }] });
+  const latencies: number[] = [];
+  const taskIds: string[] = [];
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: API_CONCURRENCY }, async () => {
+      while (next < API_REQUESTS) {
+        const i = next++;
+        const res = await post('/api/v1/notifications', { templateId: template.body.id, recipients: [{ phone: `+7999${String(i).padStart(6, '0')}0`, variables: { name: 'A' } }] });
+        latencies.push(res.ms);
+        if (res.status === 202) taskIds.push(res.body.taskId);
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  latencies.sort((a, b) => a - b);
+  agent.destroy();
+  return { requests: API_REQUESTS, accepted: taskIds.length, perSecond: API_REQUESTS / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), ...(await waitFinal(taskIds, t0)) };
+}
+
+async function waitFinal(taskIds: string[], t0: number) {
+  const pool = createPool(process.env.BENCH_DATABASE_URL!, 2);
+  try {
+    for (;;) {
+      const { rows } = await pool.query(`select count(*)::int as open from tasks where id = any($1::uuid[]) and status <> 'completed'`, [taskIds]);
+      if (rows[0].open === 0) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const counts = await pool.query('select status, count(*)::int as n from messages where task_id = any($1::uuid[]) group by status', [taskIds]);
+    return { finalSeconds: (performance.now() - t0) / 1000, final: Object.fromEntries(counts.rows.map((r) => [r.status, r.n])) };
+  } finally {
+    await pool.end();
+  }
+}
+
+/** Workflow starts per second at the API's concurrency: the floor a start-per-request API pays. */
+async function measureWorkflowStarts(client: Awaited<ReturnType<typeof connectTemporalClient>>, config: ReturnType<typeof loadConfig>, count: number): Promise<number> {
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: API_CONCURRENCY }, async () => {
+      while (next < count) {
+        const i = next++;
+        // A workflow type no worker polls for: only the start itself is measured.
+        await client.workflow.start('naiveStartProbe', { workflowId: `naive-start-${Date.now()}-${i}`, taskQueue: `${config.orchestratorTaskQueue}-probe`, args: [] });
+      }
+    }),
+  );
+  return count / ((performance.now() - t0) / 1000);
 }
 
 main().catch((error) => {

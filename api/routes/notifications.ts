@@ -1,4 +1,4 @@
-import { TemplateSchema } from '../../db/entities';
+import { TemplateSchema, type TemplateRecord } from '../../db/entities';
 import type { ApiDeps } from '../deps';
 import { HttpError, unprocessable } from '../errors';
 import { errorSchema, type ApiRegistry } from '../routing';
@@ -6,7 +6,32 @@ import { MAX_RECIPIENTS_PER_CALL, sendNotificationResponse, sendNotificationSche
 import { recordSend } from '../services/notifications';
 import { validateTemplate } from '../services/templates';
 
+/** How long a checked template is reused by sends: disabling a channel or editing a template
+ * takes effect for new sends within this time. */
+const TEMPLATE_CACHE_MS = 1000;
+
 export function registerNotificationRoutes(api: ApiRegistry, deps: ApiDeps): void {
+  // At hundreds of sends a second, loading and re-checking the template (three queries) for each
+  // one would cost more than recording the send itself.
+  const checked = new Map<string, { template: TemplateRecord; until: number }>();
+  async function sendableTemplate(templateId: string): Promise<TemplateRecord> {
+    const cached = checked.get(templateId);
+    if (cached && cached.until > Date.now()) return cached.template;
+    const em = deps.orm.em.fork();
+    const template = await em.findOne(TemplateSchema, { id: templateId });
+    if (!template) throw unprocessable(`template ${templateId} not found`, [{ path: 'templateId', message: 'no such template' }]);
+    // Channels or senders may have been disabled or revoked since the template was saved.
+    await validateTemplate(em, {
+      name: template.name,
+      timezone: template.timezone,
+      sendWindows: template.sendWindows,
+      channels: template.channels as unknown as TemplateChannel[],
+    });
+    if (checked.size > 10_000) checked.clear();
+    checked.set(templateId, { template, until: Date.now() + TEMPLATE_CACHE_MS });
+    return template;
+  }
+
   api.route(
     {
       method: 'post',
@@ -31,16 +56,7 @@ export function registerNotificationRoutes(api: ApiRegistry, deps: ApiDeps): voi
       if (idempotencyKey && idempotencyKey.length > 200) {
         throw new HttpError(400, 'validation_failed', 'Idempotency-Key is longer than 200 characters', [{ path: 'Idempotency-Key', message: 'too long' }]);
       }
-      const em = deps.orm.em.fork();
-      const template = await em.findOne(TemplateSchema, { id: body.templateId });
-      if (!template) throw unprocessable(`template ${body.templateId} not found`, [{ path: 'templateId', message: 'no such template' }]);
-      // Channels or senders may have been disabled or revoked since the template was saved.
-      await validateTemplate(em, {
-        name: template.name,
-        timezone: template.timezone,
-        sendWindows: template.sendWindows,
-        channels: template.channels as unknown as TemplateChannel[],
-      });
+      const template = await sendableTemplate(body.templateId);
       const { response } = await recordSend(deps.pool, deps.config, {
         template,
         variables: body.variables,

@@ -6,8 +6,7 @@ import { missingVariables, renderText, type Variables } from '../../core/render'
 import { nextWindowOpening } from '../../core/send-window';
 import { messageCost, pricePerPart, smsInfo } from '../../core/sms';
 import type { TemplateRecord } from '../../db/entities';
-import { insertMessages, STREAM_TASK_TYPE, type NewMessage } from '../../db/messages';
-import { recordTaskEvent } from '../../db/tasks';
+import { BULK_CHUNK, insertMessages, MESSAGE_INSERT_PARAMS, STREAM_TASK_TYPE, type NewMessage, type Queryable } from '../../db/messages';
 import { streamWorkflowId } from '../../workflows/definitions';
 import { HttpError, unprocessable, type ErrorDetail } from '../errors';
 import type { RecipientInput, TemplateChannel } from '../schemas';
@@ -178,6 +177,46 @@ export async function recordSend(
   const taskId = randomUUID();
   const rows = planMessages(req, taskId, config);
   const hash = requestHash(req);
+  const response: SendResponse = {
+    taskId,
+    messages: rows.map((m) => ({ id: m.id, channel: m.channel, recipient: m.recipient, status: m.status, optional: m.optional })),
+  };
+  /** The task, its timeline and the messages: one statement for up to 1,000 messages. */
+  const writeTask = async (db: Queryable) => {
+    const p = (n: number) => `$${MESSAGE_INSERT_PARAMS + n}`;
+    const events: { kind: string; detail: Record<string, unknown> }[] = [
+      { kind: 'created', detail: { source: 'api', recipients: req.recipients.length, messages: rows.length } },
+      { kind: 'started', detail: {} },
+    ];
+    const delayedUntil = rows.find((m) => m.delayedStartAt)?.delayedStartAt;
+    if (delayedUntil) events.push({ kind: 'waiting_for_window', detail: { until: delayedUntil.toISOString() } });
+    await insertMessages(db, rows, 'api', {
+      ctes: `new_task as (
+          insert into tasks (id, name, type, status, template_id, timezone, send_windows, total, workflow_id, created_by, started_at)
+          values (${p(1)}, ${p(2)}, '${STREAM_TASK_TYPE}', 'in_progress', ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}, now())
+          returning id),
+        new_task_events as (
+          insert into task_events (task_id, kind, detail)
+          select new_task.id, e.kind, e.detail from new_task, unnest(${p(9)}::text[], ${p(10)}::jsonb[]) with ordinality as e(kind, detail, n)
+          order by e.n)`,
+      params: [
+        taskId,
+        `${req.template.name} (API)`,
+        req.template.id,
+        req.template.timezone,
+        JSON.stringify(req.template.sendWindows),
+        req.recipients.length,
+        streamWorkflowId(config.orchestratorTaskQueue),
+        req.createdBy,
+        events.map((e) => e.kind),
+        events.map((e) => JSON.stringify(e.detail)),
+      ],
+    });
+  };
+  if (!req.idempotencyKey && rows.length <= BULK_CHUNK) {
+    await writeTask(pool); // a single statement is atomic: no transaction round trips needed
+    return { response, created: true };
+  }
   const client = await pool.connect();
   try {
     await client.query('begin');
@@ -200,31 +239,7 @@ export async function recordSend(
         return { response: stored[0].response as SendResponse, created: false };
       }
     }
-    await client.query(
-      `insert into tasks (id, name, type, status, template_id, timezone, send_windows, total, workflow_id, created_by, started_at)
-       values ($1, $2, '${STREAM_TASK_TYPE}', 'in_progress', $3, $4, $5, $6, $7, $8, now())`,
-      [
-        taskId,
-        `${req.template.name} (API)`,
-        req.template.id,
-        req.template.timezone,
-        JSON.stringify(req.template.sendWindows),
-        req.recipients.length,
-        streamWorkflowId(config.orchestratorTaskQueue),
-        req.createdBy,
-      ],
-    );
-    // Accepted sends are dispatched by the running notifications stream: created and started at once.
-    await recordTaskEvent(client, taskId, 'created', { source: 'api', recipients: req.recipients.length, messages: rows.length });
-    await recordTaskEvent(client, taskId, 'started');
-    if (rows.some((m) => m.status === 'DELAYED')) {
-      await recordTaskEvent(client, taskId, 'waiting_for_window', { until: rows.find((m) => m.delayedStartAt)!.delayedStartAt!.toISOString() });
-    }
-    await insertMessages(client, rows, 'api');
-    const response: SendResponse = {
-      taskId,
-      messages: rows.map((m) => ({ id: m.id, channel: m.channel, recipient: m.recipient, status: m.status, optional: m.optional })),
-    };
+    await writeTask(client);
     if (req.idempotencyKey) {
       await client.query('update idempotency_keys set status_code = 202, response = $3 where api_key_id = $1 and key = $2', [
         req.createdBy,
