@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { approvedSender, as, startStack, type TestStack } from '../support/harness';
+import { approvedSendersForAllChannels, as, startStack, type TestStack } from '../support/harness';
 
 /** POST /api/v1/templates/:id/preview: every channel rendered as a send would render it, with SMS
  * encoding and parts and the cost from the configured price table (by the phone's country). */
@@ -19,12 +19,7 @@ const senders: Record<string, string> = {};
 
 beforeAll(async () => {
   stack = await startStack({ env: { PRICE_TABLE: JSON.stringify(PRICE_TABLE) } });
-  senders.sms = await approvedSender(stack, 'sms');
-  senders.email = await approvedSender(stack, 'email', `shop-${randomUUID().slice(0, 6)}@acme.test`);
-  senders.push = await approvedSender(stack, 'push');
-  senders.viber = await approvedSender(stack, 'viber');
-  senders.whatsapp = await approvedSender(stack, 'whatsapp');
-  await stack.admin().post('/api/v1/channels/chat/enable').expect(200);
+  Object.assign(senders, await approvedSendersForAllChannels(stack));
 });
 afterAll(async () => {
   await stack.close();

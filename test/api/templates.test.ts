@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { approvedSender, as, startStack, type TestStack } from '../support/harness';
+import { approvedSender, approvedSendersForAllChannels, as, startStack, type TestStack } from '../support/harness';
 
 /** Templates through the HTTP API: the full model of every channel, its 400s (shape) and 422s
  * (content), `variables`, `mandatory`, search, pagination and GET/PUT/DELETE by id. */
@@ -11,12 +11,7 @@ const tag = () => randomUUID().slice(0, 8);
 
 beforeAll(async () => {
   stack = await startStack();
-  senders.sms = await approvedSender(stack, 'sms');
-  senders.email = await approvedSender(stack, 'email', `news-${tag()}@acme.test`);
-  senders.push = await approvedSender(stack, 'push');
-  senders.viber = await approvedSender(stack, 'viber');
-  senders.whatsapp = await approvedSender(stack, 'whatsapp');
-  await stack.admin().post('/api/v1/channels/chat/enable').expect(200);
+  Object.assign(senders, await approvedSendersForAllChannels(stack));
 });
 afterAll(async () => {
   await stack.close();

@@ -74,3 +74,25 @@ it('a campaign outside its window waits as DELAYED on a durable timer, then send
   expect(new Date(rows[0].first).getTime()).toBeGreaterThanOrEqual(open.getTime());
   expect((await task(taskId)).counts).toEqual({ DELIVERED: 20 });
 }, 120_000);
+
+it('a window that closes mid-campaign stops dispatch; the rest waits DELAYED for the next opening', async () => {
+  let close = Math.ceil(Date.now() / 60_000) * 60_000;
+  if (close - Date.now() < 8000) close += 60_000; // leave time to start before the window closes
+  const hhmm = (t: number) => new Date(t).toISOString().slice(11, 16);
+  const from = close - 5 * 60_000;
+  // More recipients than 500/s can send before the window closes.
+  const recipients = Math.ceil(((close - Date.now()) / 1000 + 15) * 500);
+  const { taskId, handle } = await startCampaign(recipients, { recipients, sendWindows: [{ from: hhmm(from), to: hhmm(close) }] });
+  await eventually(() => handedOver(taskId), (n) => n > 0, 20_000, 100);
+  const waiting = await eventually(() => handle.query(statusQuery), (s) => s.phase === 'waiting_for_window', 90_000, 500);
+  expect(waiting.waitingUntil).toBe(new Date(from + 24 * 3600_000).toISOString()); // tomorrow's opening
+  const sentBeforeClose = await handedOver(taskId);
+  expect(sentBeforeClose).toBeGreaterThan(0);
+  expect(sentBeforeClose).toBeLessThan(recipients);
+  const { rows } = await stack.deps.pool.query('select max(sent_at) as last from messages where task_id = $1', [taskId]);
+  expect(new Date(rows[0].last).getTime()).toBeLessThan(close + 1000);
+  const t = await eventually(() => task(taskId), (x) => (x.counts.DELAYED ?? 0) > 0, 10_000, 200);
+  expect(t.counts.DELAYED).toBe(recipients - sentBeforeClose);
+  await stack.admin().post(`/api/v1/tasks/${taskId}/cancel`).expect(200);
+  expect(await handle.result()).toEqual({ status: 'canceled' });
+}, 150_000);

@@ -93,6 +93,19 @@ export async function approvedSender(stack: TestStack, channel: string, name = `
   return name;
 }
 
+/** An approved sender on every channel that has senders (email's is an address), chat enabled. */
+export async function approvedSendersForAllChannels(stack: TestStack): Promise<Record<'sms' | 'email' | 'push' | 'viber' | 'whatsapp', string>> {
+  const senders = {
+    sms: await approvedSender(stack, 'sms'),
+    email: await approvedSender(stack, 'email', `news-${randomUUID().slice(0, 6)}@acme.test`),
+    push: await approvedSender(stack, 'push'),
+    viber: await approvedSender(stack, 'viber'),
+    whatsapp: await approvedSender(stack, 'whatsapp'),
+  };
+  await stack.admin().post('/api/v1/channels/chat/enable').expect(200);
+  return senders;
+}
+
 export async function smsTemplate(stack: TestStack, overrides: Record<string, unknown> = {}): Promise<string> {
   const sender = await approvedSender(stack, 'sms');
   const res = await stack
