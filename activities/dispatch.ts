@@ -64,17 +64,13 @@ export function createDispatchActivities(deps: {
 
   /** Records a round of provider answers at once, so receipts never overtake their SENT. */
   async function recordResults(channel: Channel, results: SubmitResult[]): Promise<void> {
+    const provider = providerName(channel);
     const changes: StatusChange[] = [];
     for (const r of results) {
-      if (r.outcome === 'accepted') changes.push({ messageId: r.messageId, status: 'SENT', providerMessageId: r.providerMessageId });
-      else if (r.outcome === 'rejected') changes.push({ messageId: r.messageId, status: 'ERROR', description: r.reason });
+      if (r.outcome === 'accepted') changes.push({ messageId: r.messageId, status: 'SENT', providerMessageId: r.providerMessageId, provider });
+      else if (r.outcome === 'rejected') changes.push({ messageId: r.messageId, status: 'ERROR', description: r.reason, provider });
     }
-    if (changes.length === 0) return;
-    await deps.pool.query('update messages set provider = $2 where id = any($1::uuid[]) and provider is null', [
-      changes.map((c) => c.messageId),
-      providerName(channel),
-    ]);
-    await applyStatusChanges(deps.pool, changes, `provider:${providerName(channel)}`);
+    if (changes.length > 0) await applyStatusChanges(deps.pool, changes, `provider:${provider}`);
   }
 
   /**

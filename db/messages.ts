@@ -111,6 +111,8 @@ export interface StatusChange {
   status: MessageStatus;
   description?: string | null;
   providerMessageId?: string | null;
+  /** The provider that handled the message, recorded with its first answer. */
+  provider?: string | null;
 }
 
 export interface StatusChangeResult {
@@ -153,8 +155,9 @@ async function applyRound(db: Queryable, part: StatusChange[], source: string): 
   // the new row but keeps the joined rows it had, so a join would wrongly refuse a legal change.
   const { rows } = await db.query<{ id: string; applied: boolean; previous: MessageStatus }>(
     `with incoming as (
-       select id, status, description, provider_message_id, string_to_array(allowed_from, ',') as allowed_from
-       from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) as c(id, status, description, provider_message_id, allowed_from)
+       select id, status, description, provider_message_id, provider, string_to_array(allowed_from, ',') as allowed_from
+       from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $7::text[])
+         as c(id, status, description, provider_message_id, allowed_from, provider)
      ),
      updated as (
        update messages m set
@@ -162,6 +165,7 @@ async function applyRound(db: Queryable, part: StatusChange[], source: string): 
          status_description = c.description,
          status_at = now(),
          provider_message_id = coalesce(c.provider_message_id, m.provider_message_id),
+         provider = coalesce(m.provider, c.provider),
          sent_at = case when c.status in ('SENT', 'PENDING') then coalesce(m.sent_at, now()) else m.sent_at end
        from incoming c
        where m.id = c.id and m.status = any(c.allowed_from)
@@ -185,6 +189,7 @@ async function applyRound(db: Queryable, part: StatusChange[], source: string): 
       part.map((c) => c.providerMessageId ?? null),
       part.map((c) => PREDECESSORS[c.status]!),
       source,
+      part.map((c) => c.provider ?? null),
     ],
   );
   const byId = new Map(rows.map((r) => [r.id, r]));

@@ -1,3 +1,5 @@
+import request from 'supertest';
+import { webhookSignature } from '../../api/routes/webhooks';
 import { startTaskWorkflow } from '../../api/services/task-starter';
 import { TASK_STATUS } from '../../core/search-attributes';
 import { seedSmsCampaign } from '../../scripts/bench/seed-campaign';
@@ -63,6 +65,22 @@ describe('one notification through the real stack', () => {
     expect(found).toEqual([workflowId]);
     const task = (await stack.admin().get(`/api/v1/tasks/${taskId}`).expect(200)).body;
     expect(task).toMatchObject({ status: 'completed', counts: { DELIVERED: 3 }, workflowId });
+  });
+
+  it('a signed provider webhook records the receipt; a bad signature gets 401, an unknown message 200', async () => {
+    const templateId = await smsTemplate(stack);
+    // Sandbox digit 3: accepted, no receipt of its own, so the webhook's is the one that counts.
+    const sent = await stack.admin().post('/api/v1/notifications').send({ templateId, variables: { name: 'Cy', order: 'C-3' }, recipients: [{ phone: '+79990000033' }] }).expect(202);
+    const messageId = sent.body.messages[0].id;
+    const accepted = await eventually(async () => (await stack.admin().get(`/api/v1/messages/${messageId}`)).body, (m) => m.status === 'SENT');
+    const body = JSON.stringify({ receipts: [{ providerMessageId: accepted.providerMessageId, status: 'DELIVERED', description: 'carrier: delivered' }, { providerMessageId: 'nope', status: 'DELIVERED' }] });
+    const post = (signature: string) =>
+      request(stack.app).post('/webhooks/sms/sandbox').set('Content-Type', 'application/json').set('X-Signature', signature).send(body);
+    await post('sha256=0000').expect(401);
+    expect((await post(webhookSignature(stack.config.webhookSecret, body)).expect(200)).body).toEqual({ applied: 1, unknown: 1 });
+    const message = (await stack.admin().get(`/api/v1/messages/${messageId}`).expect(200)).body;
+    expect(message.status).toBe('DELIVERED');
+    expect(message.events.at(-1)).toMatchObject({ status: 'DELIVERED', description: 'carrier: delivered', source: 'webhook:sandbox' });
   });
 
   it('an Idempotency-Key repeat returns the first answer and sends nothing new', async () => {
