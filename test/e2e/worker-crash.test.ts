@@ -12,13 +12,21 @@ beforeAll(async () => {
   stack = await startStack();
 });
 afterAll(async () => {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  await Promise.all(
+    children.map(async (child) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    }),
+  );
   await stack.close();
 });
 
 function startWorkerProcess(): Promise<ChildProcess> {
   const root = path.resolve(__dirname, '..', '..');
-  const child = spawn(process.execPath, [path.join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), path.join(root, 'worker', 'main.ts')], {
+  // Node itself runs the worker (tsx as a loader, not its CLI wrapper), so SIGKILL hits the worker.
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'worker', 'main.ts')], {
     cwd: root,
     env: {
       ...process.env,
@@ -65,7 +73,9 @@ it('a worker killed mid-campaign and replaced: every recipient sent exactly once
     60_000,
     50,
   );
+  const killed = new Promise((resolve) => first.once('exit', (_code, signal) => resolve(signal)));
   first.kill('SIGKILL');
+  expect(await killed).toBe('SIGKILL');
   expect(before.counts.CREATED ?? 0).toBeGreaterThan(0); // killed mid-campaign, not after
 
   await startWorkerProcess();
