@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
-import type { AppConfig } from '../core/config';
+import { temporalConnectionOptions, type AppConfig } from '../core/config';
 import { openOrm } from '../db/orm';
 import { createPool } from '../db/pool';
 import { createApp } from './app';
@@ -16,11 +16,7 @@ export interface RunningApi {
 }
 
 export async function connectTemporalClient(config: AppConfig): Promise<Client> {
-  const connection = await Connection.connect({
-    address: config.temporal.address,
-    tls: config.temporal.tls ? {} : undefined,
-    apiKey: config.temporal.apiKey,
-  });
+  const connection = await Connection.connect(temporalConnectionOptions(config));
   return new Client({ connection, namespace: config.temporal.namespace });
 }
 

@@ -41,6 +41,11 @@ export interface AppConfig {
 
 export const DEV_ADMIN_API_KEY = 'dev-admin-key';
 
+/** Connection options shared by the API's client and the worker's native connection. */
+export function temporalConnectionOptions(config: AppConfig): { address: string; tls?: object; apiKey?: string } {
+  return { address: config.temporal.address, tls: config.temporal.tls ? {} : undefined, apiKey: config.temporal.apiKey };
+}
+
 export function channelTaskQueue(channel: Channel): string {
   return `channel-${channel}`;
 }

@@ -23,11 +23,6 @@ export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 export const FINAL_STATUSES: readonly MessageStatus[] = ['DELIVERED', 'READ', 'UNDELIVERED', 'ERROR', 'CANCELED', 'SKIPPED'];
 /** Not yet handed to a provider: these can still be paused, delayed or canceled. */
 export const WAITING_STATUSES: readonly MessageStatus[] = ['CREATED', 'QUEUED', 'DELAYED', 'PAUSED'];
-/** Handed to a provider, outcome not known yet: the sending lifetime applies. */
-export const IN_FLIGHT_STATUSES: readonly MessageStatus[] = ['SENT', 'PENDING'];
-/** The attempt failed: an optional channel that follows may be used. */
-export const FAILED_STATUSES: readonly MessageStatus[] = ['UNDELIVERED', 'ERROR'];
-export const DELIVERED_STATUSES: readonly MessageStatus[] = ['DELIVERED', 'READ'];
 
 const TRANSITIONS: Record<MessageStatus, readonly MessageStatus[]> = {
   CREATED: ['QUEUED', 'DELAYED', 'PAUSED', 'CANCELED', 'ERROR', 'SKIPPED'],
@@ -47,10 +42,6 @@ const TRANSITIONS: Record<MessageStatus, readonly MessageStatus[]> = {
   SKIPPED: [],
 };
 
-export function isMessageStatus(value: unknown): value is MessageStatus {
-  return typeof value === 'string' && (MESSAGE_STATUSES as readonly string[]).includes(value);
-}
-
 export function isFinal(status: MessageStatus): boolean {
   return FINAL_STATUSES.includes(status);
 }
@@ -66,12 +57,3 @@ export function allowedPredecessors(to: MessageStatus): MessageStatus[] {
 
 export const TASK_STATUSES = ['created', 'in_progress', 'paused', 'completed', 'canceled', 'failed'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
-export const FINAL_TASK_STATUSES: readonly TaskStatus[] = ['completed', 'canceled', 'failed'];
-
-/** `GET /api/v1/tasks?category=` groups task statuses for the operator's tabs. */
-export const TASK_CATEGORIES: Record<'in_progress' | 'created' | 'paused' | 'completed', readonly TaskStatus[]> = {
-  in_progress: ['in_progress'],
-  created: ['created'],
-  paused: ['paused'],
-  completed: ['completed', 'canceled', 'failed'],
-};

@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
-import { MESSAGE_STATUSES, allowedPredecessors, type MessageStatus } from '../core/status';
+import { MESSAGE_STATUSES, WAITING_STATUSES, allowedPredecessors, type MessageStatus } from '../core/status';
 
 /** Anything that runs a query: the pool or a client inside a transaction. */
 export type Queryable = Pool | PoolClient;
@@ -287,18 +287,16 @@ export async function claimForDispatch(
   }));
 }
 
-/** Statuses of rows not yet handed to a provider. QUEUED rows may be in a dispatcher's hands:
- * only callers that know dispatch has stopped include them. */
-const WAITING = ['CREATED', 'QUEUED', 'DELAYED', 'PAUSED'];
-
-/** Moves a task's waiting rows to `status` in one statement, with an event each. */
+/** Moves a task's waiting rows to `status` in one statement, with an event each. By default every
+ * waiting status, QUEUED included: only callers that know dispatch has stopped rely on that; the
+ * others name the statuses in `from`. */
 export async function setWaitingStatus(
   db: Queryable,
   taskId: string,
   status: 'PAUSED' | 'DELAYED' | 'CREATED' | 'CANCELED',
   description: string | null,
   delayedStartAt: Date | null = null,
-  options: { includeUnreleased?: boolean; from?: string[] } = {},
+  options: { includeUnreleased?: boolean; from?: readonly MessageStatus[] } = {},
 ): Promise<number> {
   const { rowCount } = await db.query(
     `with changed as (
@@ -308,7 +306,7 @@ export async function setWaitingStatus(
        returning id)
      insert into message_events (message_id, status, description, source)
      select id, $2, $3, 'workflow' from changed`,
-    [taskId, status, description, delayedStartAt, options.includeUnreleased ?? false, options.from ?? WAITING],
+    [taskId, status, description, delayedStartAt, options.includeUnreleased ?? false, options.from ?? WAITING_STATUSES],
   );
   return rowCount ?? 0;
 }

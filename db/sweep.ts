@@ -1,4 +1,4 @@
-import { scopeCondition, type Queryable, type TaskScope } from './messages';
+import { scopeCondition, STREAM_TASK_TYPE, type Queryable, type TaskScope } from './messages';
 
 /**
  * The timer-driven sweep of one task (DESIGN.md, "Lifetime and fallback"): instead of a timer per
@@ -115,7 +115,7 @@ export async function completeFinishedStreamTasks(db: Queryable): Promise<string
   const { rows } = await db.query<{ id: string }>(
     `with done as (
        update tasks t set status = 'completed', finished_at = now()
-       where t.type = 'api' and t.status = 'in_progress'
+       where t.type = '${STREAM_TASK_TYPE}' and t.status = 'in_progress'
          and not exists (select 1 from messages m where m.task_id = t.id
                          and m.status in ('CREATED', 'QUEUED', 'DELAYED', 'PAUSED', 'SENT', 'PENDING'))
        returning t.id)
@@ -129,7 +129,7 @@ export async function completeFinishedStreamTasks(db: Queryable): Promise<string
 export async function windowedStreamTasks(db: Queryable): Promise<{ id: string; timezone: string; sendWindows: { from: string; to: string }[] }[]> {
   const { rows } = await db.query(
     `select t.id, t.timezone, t.send_windows from tasks t
-     where t.type = 'api' and t.status = 'in_progress' and t.send_windows <> '[]'::jsonb
+     where t.type = '${STREAM_TASK_TYPE}' and t.status = 'in_progress' and t.send_windows <> '[]'::jsonb
        and exists (select 1 from messages m where m.task_id = t.id and m.released and m.status = 'CREATED')`,
   );
   return rows.map((r) => ({ id: r.id, timezone: r.timezone, sendWindows: r.send_windows }));

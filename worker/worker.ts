@@ -1,7 +1,7 @@
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
-import { CHANNELS, channelTaskQueue, type AppConfig } from '../core/config';
+import { CHANNELS, channelTaskQueue, temporalConnectionOptions, type AppConfig } from '../core/config';
 import { createControlActivities, createStreamControlActivities } from '../activities/control';
 import { createDispatchActivities } from '../activities/dispatch';
 import { SandboxCarrier, sandboxProviders } from '../activities/channels/sandbox';
@@ -32,11 +32,7 @@ export function installWorkerRuntime(level: string): void {
 
 export async function connectWorker(config: AppConfig): Promise<NativeConnection> {
   installWorkerRuntime(config.logLevel);
-  return NativeConnection.connect({
-    address: config.temporal.address,
-    tls: config.temporal.tls ? {} : undefined,
-    apiKey: config.temporal.apiKey,
-  });
+  return NativeConnection.connect(temporalConnectionOptions(config));
 }
 
 /**

@@ -10,6 +10,7 @@ import { BULK_CHUNK, insertMessages, MESSAGE_INSERT_PARAMS, STREAM_TASK_TYPE, ty
 import { streamWorkflowId } from '../../workflows/definitions';
 import { HttpError, unprocessable, type ErrorDetail } from '../errors';
 import type { RecipientInput, TemplateChannel } from '../schemas';
+import { messageSender } from './templates';
 
 export interface RenderedChannel {
   text: string | null;
@@ -141,7 +142,7 @@ export function planMessages(req: SendRequest, taskId: string, config: AppConfig
         status: channel.mandatory && delayed ? 'DELAYED' : 'CREATED',
         statusDescription: channel.mandatory ? (delayed ? 'outside the send window' : null) : 'Created, but optional',
         delayedStartAt: channel.mandatory && delayed ? opening : null,
-        sender: channel.channel === 'chat' ? channel.botId : channel.sender,
+        sender: messageSender(channel),
         recipient: resolved.address!,
         externalId: recipient.externalId ?? null,
         text: rendered.text,

@@ -24,6 +24,11 @@ export function channelTexts(channel: TemplateChannel): string[] {
   }
 }
 
+/** Who a message appears to come from: the sender name, or for chat the bot. */
+export function messageSender(channel: TemplateChannel): string {
+  return channel.channel === 'chat' ? channel.botId : channel.sender;
+}
+
 export function channelSender(channel: TemplateChannel): string | null {
   return channel.channel === 'chat' ? null : channel.sender;
 }
@@ -155,7 +160,7 @@ export function previewTemplate(template: TemplateRecord, input: { variables: Va
     const preview: ChannelPreview = {
       channel: channel.channel,
       mandatory: channel.mandatory,
-      sender: channel.channel === 'chat' ? channel.botId : channel.sender,
+      sender: messageSender(channel),
       text: rendered.text,
       payload,
       parts: rendered.parts,
