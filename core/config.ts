@@ -62,8 +62,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const port = intFromEnv(env, 'PORT', 3000);
   const host = env.HOST || '127.0.0.1';
   const adminApiKey = env.ADMIN_API_KEY || '';
-  if (!adminApiKey && env.NODE_ENV === 'production') {
-    throw new Error('ADMIN_API_KEY must be set in production');
+  const webhookSecret = env.WEBHOOK_SECRET || '';
+  if (env.NODE_ENV === 'production') {
+    // The dev defaults are public: in production they would let anyone in, or forge receipts.
+    const missing = [!adminApiKey && 'ADMIN_API_KEY', !webhookSecret && 'WEBHOOK_SECRET'].filter(Boolean);
+    if (missing.length > 0) throw new Error(`${missing.join(' and ')} must be set when NODE_ENV=production`);
   }
   const channelRatePerSecond: Partial<Record<Channel, number>> = {};
   for (const channel of CHANNELS) {
@@ -83,7 +86,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     api: { host, port, publicUrl: (env.PUBLIC_URL || `http://localhost:${port}`).replace(/\/$/, '') },
     adminApiKey: adminApiKey || DEV_ADMIN_API_KEY,
     adminApiKeyIsDevDefault: !adminApiKey,
-    webhookSecret: env.WEBHOOK_SECRET || 'dev-webhook-secret',
+    webhookSecret: webhookSecret || 'dev-webhook-secret',
     sandbox: { latencyMs: intFromEnv(env, 'SANDBOX_LATENCY_MS', 200) },
     channelRatePerSecond,
     logLevel: env.LOG_LEVEL || 'info',
