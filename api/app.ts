@@ -3,10 +3,10 @@ import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import client from 'prom-client';
 import swaggerUi from 'swagger-ui-express';
-import { authenticate } from './auth';
+import { ApiKeyAuthenticator } from './auth';
 import type { ApiDeps } from './deps';
 import { errorHandler, notFoundHandler } from './errors';
-import { ApiRegistry } from './routing';
+import { ApiRegistry, rejectNulCharacters } from './routing';
 import { registerAdminRoutes } from './routes/admin';
 import { registerMessageRoutes } from './routes/messages';
 import { registerNotificationRoutes } from './routes/notifications';
@@ -15,13 +15,22 @@ import { registerTemplateRoutes } from './routes/templates';
 import { registerWebhookRoutes } from './routes/webhooks';
 
 const JSON_LIMIT = '10mb';
+/** Credentials that must never reach a log line: API keys, webhook signatures, cookies. */
+const REDACTED_LOG_PATHS = [
+  'req.headers.authorization',
+  'req.headers["proxy-authorization"]',
+  'req.headers.cookie',
+  'req.headers["x-signature"]',
+  'req.headers["x-hub-signature-256"]',
+  'res.headers["set-cookie"]',
+];
 
 export function createApp(deps: ApiDeps): { app: Express; registry: ApiRegistry } {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', true);
 
-  const authenticateKey = authenticate(deps.pool);
+  const apiKeys = new ApiKeyAuthenticator(deps.pool);
   const metrics = new client.Registry();
   client.collectDefaultMetrics({ register: metrics });
   const httpDuration = new client.Histogram({
@@ -35,6 +44,8 @@ export function createApp(deps: ApiDeps): { app: Express; registry: ApiRegistry 
   app.use(
     pinoHttp({
       logger: deps.logger,
+      // Also applies to req.log, which carries the request into every line a handler logs.
+      redact: REDACTED_LOG_PATHS,
       // Health checks and metrics scrapes would drown the log.
       autoLogging: { ignore: (req) => req.url === '/health' || req.url === '/metrics' },
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
@@ -46,7 +57,7 @@ export function createApp(deps: ApiDeps): { app: Express; registry: ApiRegistry 
     next();
   });
   // Authenticate before reading bodies: an anonymous caller gets 401, whatever it sent.
-  app.use('/api/v1', (req, res, next) => (req.path === '/openapi.json' ? next() : authenticateKey(req, res, next)));
+  app.use('/api/v1', (req, res, next) => (req.path === '/openapi.json' ? next() : apiKeys.middleware(req, res, next)));
   app.use(
     express.json({
       limit: JSON_LIMIT,
@@ -56,6 +67,7 @@ export function createApp(deps: ApiDeps): { app: Express; registry: ApiRegistry 
       },
     }),
   );
+  app.use(rejectNulCharacters);
 
   app.get('/health', async (_req, res) => {
     const [database, temporal] = await Promise.all([
@@ -77,7 +89,7 @@ export function createApp(deps: ApiDeps): { app: Express; registry: ApiRegistry 
 
   const v1 = express.Router();
   const api = new ApiRegistry(v1);
-  registerAdminRoutes(api, deps);
+  registerAdminRoutes(api, deps, apiKeys);
   registerTemplateRoutes(api, deps);
   registerNotificationRoutes(api, deps);
   registerMessageRoutes(api, deps);

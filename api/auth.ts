@@ -24,12 +24,17 @@ export function generateApiKey(): string {
   return `nok_${randomBytes(24).toString('base64url')}`;
 }
 
-/** Stores the bootstrap admin key (ADMIN_API_KEY) so it authenticates like any other key. */
+/**
+ * Stores the bootstrap admin key (ADMIN_API_KEY) so it authenticates like any other key. Once
+ * revoked it stays revoked across restarts; a new ADMIN_API_KEY value makes a new bootstrap key.
+ */
 export async function ensureBootstrapKey(pool: Pool, adminKey: string): Promise<void> {
+  // The prefix is listed to admins: for a short hand-picked key, 8 characters could be all of it.
+  const keyPrefix = adminKey.slice(0, Math.min(8, Math.floor(adminKey.length / 2)));
   await pool.query(
     `insert into api_keys (id, name, role, key_hash, key_prefix) values ($1, 'bootstrap admin (ADMIN_API_KEY)', 'admin', $2, $3)
-     on conflict (key_hash) do update set revoked_at = null`,
-    [randomUUID(), hashApiKey(adminKey), adminKey.slice(0, 8)],
+     on conflict (key_hash) do nothing`,
+    [randomUUID(), hashApiKey(adminKey), keyPrefix],
   );
 }
 
@@ -43,25 +48,72 @@ export async function createApiKey(pool: Pool, name: string, role: Role) {
   return { id, name, role, key, createdAt: rows[0].created_at as Date };
 }
 
-/** Authenticates `Authorization: Bearer <key>`; keys are cached briefly to keep lookups off the hot path. */
-export function authenticate(pool: Pool): RequestHandler {
-  const cache = new Map<string, { principal: Principal | null; until: number }>();
-  const TTL_MS = 10_000;
-  return async (req, _res, next) => {
+/**
+ * A Map capped at `maxEntries` that evicts the least recently used entry, so keys chosen by
+ * callers (a flood of made-up API keys) cost bounded memory.
+ */
+export class LruCache<K, V> {
+  private readonly entries = new Map<K, V>();
+
+  constructor(readonly maxEntries: number) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(key: K): V | undefined {
+    const value = this.entries.get(key);
+    if (value !== undefined) {
+      // A Map iterates in insertion order: re-inserting makes the entry the most recent.
+      this.entries.delete(key);
+      this.entries.set(key, value);
+    }
+    return value;
+  }
+
+  set(key: K, value: V): void {
+    this.entries.delete(key);
+    this.entries.set(key, value);
+    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value as K);
+  }
+
+  delete(key: K): boolean {
+    return this.entries.delete(key);
+  }
+}
+
+export const API_KEY_CACHE_MAX_ENTRIES = 10_000;
+const API_KEY_CACHE_TTL_MS = 10_000;
+
+/**
+ * Authenticates `Authorization: Bearer <key>`. Lookups, unknown keys included, are cached by key
+ * hash for a few seconds to keep the database off the hot path; `forget` drops a revoked key at
+ * once in this process (other processes notice within the TTL).
+ */
+export class ApiKeyAuthenticator {
+  readonly cache = new LruCache<string, { principal: Principal | null; until: number }>(API_KEY_CACHE_MAX_ENTRIES);
+
+  constructor(private readonly pool: Pool) {}
+
+  readonly middleware: RequestHandler = async (req, _res, next) => {
     const header = req.get('authorization') ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match) throw new HttpError(401, 'unauthorized', 'missing API key: send "Authorization: Bearer <key>"');
     const hash = hashApiKey(match[1]!);
-    let entry = cache.get(hash);
+    let entry = this.cache.get(hash);
     if (!entry || entry.until < Date.now()) {
-      const { rows } = await pool.query('select id, role from api_keys where key_hash = $1 and revoked_at is null', [hash]);
-      entry = { principal: rows[0] ? { apiKeyId: rows[0].id, role: rows[0].role } : null, until: Date.now() + TTL_MS };
-      cache.set(hash, entry);
+      const { rows } = await this.pool.query('select id, role from api_keys where key_hash = $1 and revoked_at is null', [hash]);
+      entry = { principal: rows[0] ? { apiKeyId: rows[0].id, role: rows[0].role } : null, until: Date.now() + API_KEY_CACHE_TTL_MS };
+      this.cache.set(hash, entry);
     }
     if (!entry.principal) throw new HttpError(401, 'unauthorized', 'invalid or revoked API key');
     req.principal = entry.principal;
     next();
   };
+
+  forget(keyHash: string): void {
+    this.cache.delete(keyHash);
+  }
 }
 
 export function requireRole(role: Role): RequestHandler {

@@ -1,7 +1,7 @@
-import type { Request, Response, Router } from 'express';
+import type { Request, RequestHandler, Response, Router } from 'express';
 import { z } from 'zod';
 import { requireRole, type Role } from './auth';
-import { badRequest, zodDetails } from './errors';
+import { badRequest, zodDetails, type ErrorDetail } from './errors';
 
 /**
  * One place where a route is declared: its request schemas validate the request and generate the
@@ -107,6 +107,52 @@ function parseOr400<T extends z.ZodType>(schema: T, value: unknown, where: 'body
     throw badRequest(`invalid request ${where}`, zodDetails(result.error, where === 'query' ? ['query'] : []));
   }
   return result.data;
+}
+
+const NUL = '\u0000';
+/** Enough to show the problem; a body full of NULs need not be listed in full. */
+const MAX_NUL_DETAILS = 20;
+
+/**
+ * Refuses a NUL character in any string or object key of a JSON body or query string, for every
+ * route at once: PostgreSQL cannot store it in text or jsonb, so it would otherwise surface as a
+ * 500 from whichever query first met it.
+ */
+export const rejectNulCharacters: RequestHandler = (req, _res, next) => {
+  const details = [...nulCharacterDetails(req.query, 'query'), ...nulCharacterDetails(req.body, 'body')].slice(0, MAX_NUL_DETAILS);
+  if (details.length > 0) throw badRequest('the request contains a NUL character (\\u0000), which cannot be stored', details);
+  next();
+};
+
+/** One detail per string or key containing U+0000, with its path as parseOr400 names it. */
+export function nulCharacterDetails(value: unknown, where: 'body' | 'query'): ErrorDetail[] {
+  interface Node {
+    value: unknown;
+    key?: string;
+    parent?: Node;
+  }
+  // Paths are built only when reported: copying one per node would cost O(depth²) on a deep body.
+  const pathOf = (node: Node) => {
+    const keys: string[] = [];
+    for (let n: Node | undefined = node; n?.key !== undefined; n = n.parent) keys.push(n.key.replaceAll(NUL, '\\u0000'));
+    if (where === 'query') keys.push('query');
+    return keys.reverse().join('.') || where;
+  };
+  const details: ErrorDetail[] = [];
+  // A stack rather than recursion: a deeply nested body must not overflow the call stack.
+  const pending: Node[] = [{ value }];
+  while (pending.length > 0 && details.length < MAX_NUL_DETAILS) {
+    const node = pending.pop()!;
+    if (node.key?.includes(NUL)) details.push({ path: pathOf(node), message: 'field name contains a NUL character (\\u0000), which is not allowed' });
+    if (typeof node.value === 'string') {
+      if (node.value.includes(NUL)) details.push({ path: pathOf(node), message: 'contains a NUL character (\\u0000), which is not allowed' });
+    } else if (typeof node.value === 'object' && node.value !== null) {
+      const entries = Array.isArray(node.value) ? node.value.map((item, i) => [String(i), item] as const) : Object.entries(node.value);
+      // Pushed in reverse so that fields are reported in document order.
+      for (let i = entries.length - 1; i >= 0; i--) pending.push({ value: entries[i]![1], key: entries[i]![0], parent: node });
+    }
+  }
+  return details;
 }
 
 function toJsonSchema(schema: z.ZodType): unknown {

@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { CHANNELS } from '../../core/config';
 import { senderNameProblem } from '../../core/senders';
-import { ChannelSettingSchema, SenderSchema, type Sender } from '../../db/entities';
-import { createApiKey } from '../auth';
+import { ApiKeySchema, ChannelSettingSchema, SenderSchema, type ApiKey, type Sender } from '../../db/entities';
+import { createApiKey, type ApiKeyAuthenticator } from '../auth';
 import type { ApiDeps } from '../deps';
 import { conflict, notFound } from '../errors';
 import { errorSchema, listResponse, paginationQuery, type ApiRegistry } from '../routing';
@@ -27,6 +27,23 @@ const presentSender = (s: Sender) => ({
   createdAt: s.createdAt.toISOString(),
   approvedAt: s.approvedAt ? s.approvedAt.toISOString() : null,
 });
+/** An API key as listed: never its secret or hash; `keyPrefix` tells keys apart. */
+const apiKeySchema = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  role: z.enum(['admin', 'operator']),
+  keyPrefix: z.string(),
+  createdAt: z.string(),
+  revokedAt: z.string().nullable(),
+});
+const presentApiKey = (k: ApiKey) => ({
+  id: k.id,
+  name: k.name,
+  role: k.role,
+  keyPrefix: k.keyPrefix,
+  createdAt: k.createdAt.toISOString(),
+  revokedAt: k.revokedAt ? k.revokedAt.toISOString() : null,
+});
 const channelStateSchema = z.object({ channel: channelSchema, enabled: z.boolean() });
 
 /** A sender request: the name must be usable on its channel (an SMS sender id, an email From…). */
@@ -40,7 +57,7 @@ const senderRequestSchema = closedObject({ name: z.string().trim().min(1, 'must 
 );
 
 /** API keys, channels and senders: the account's setup. */
-export function registerAdminRoutes(api: ApiRegistry, deps: ApiDeps): void {
+export function registerAdminRoutes(api: ApiRegistry, deps: ApiDeps, apiKeys: ApiKeyAuthenticator): void {
   api.route(
     {
       method: 'post',
@@ -57,6 +74,55 @@ export function registerAdminRoutes(api: ApiRegistry, deps: ApiDeps): void {
     async ({ res, body }) => {
       const key = await createApiKey(deps.pool, body.name, body.role);
       res.status(201).json({ ...key, createdAt: key.createdAt.toISOString() });
+    },
+  );
+
+  api.route(
+    {
+      method: 'get',
+      path: '/api/v1/api-keys',
+      summary: 'List API keys, oldest first, revoked ones included (never the key itself)',
+      tag: 'Access',
+      auth: 'admin',
+      query: z.object(paginationQuery),
+      responses: {
+        200: { description: 'API keys', schema: listResponse(apiKeySchema) },
+        403: { description: 'Not an admin key', schema: errorSchema },
+      },
+    },
+    async ({ res, query }) => {
+      const [keys, total] = await deps.orm.em.fork().findAndCount(ApiKeySchema, {}, {
+        orderBy: { createdAt: 'asc', id: 'asc' },
+        limit: query.pageSize,
+        offset: (query.page - 1) * query.pageSize,
+      });
+      res.json({ items: keys.map(presentApiKey), total, page: query.page, pageSize: query.pageSize });
+    },
+  );
+
+  api.route(
+    {
+      method: 'delete',
+      path: '/api/v1/api-keys/:id',
+      summary: 'Revoke an API key: refused from the next request on (revoking again changes nothing)',
+      tag: 'Access',
+      auth: 'admin',
+      responses: {
+        200: { description: 'The revoked key', schema: apiKeySchema },
+        403: { description: 'Not an admin key', schema: errorSchema },
+        404: { description: 'Unknown API key', schema: errorSchema },
+      },
+    },
+    async ({ res, params }) => {
+      const em = deps.orm.em.fork();
+      const key = z.uuid().safeParse(params.id).success ? await em.findOne(ApiKeySchema, { id: params.id! }) : null;
+      if (!key) throw notFound(`API key ${params.id}`);
+      if (!key.revokedAt) {
+        key.revokedAt = new Date();
+        await em.flush();
+      }
+      apiKeys.forget(key.keyHash);
+      res.json(presentApiKey(key));
     },
   );
 

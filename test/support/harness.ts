@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import request from 'supertest';
 import type { Express } from 'express';
 import { createApp } from '../../api/app';
@@ -38,7 +38,7 @@ function authed(app: Express, key: string) {
 
 /** The API (in process, through supertest) against the test database and dev server; with
  * `worker: true` also the real workers, each test file on task queues of its own. */
-export async function startStack(options: { worker?: boolean; env?: Record<string, string> } = {}): Promise<TestStack> {
+export async function startStack(options: { worker?: boolean; env?: Record<string, string>; logger?: Logger } = {}): Promise<TestStack> {
   const suffix = randomUUID().slice(0, 8);
   const config = loadConfig({
     ...process.env,
@@ -49,7 +49,7 @@ export async function startStack(options: { worker?: boolean; env?: Record<strin
     DEFAULT_PHONE_COUNTRY: 'RU',
     ...options.env,
   });
-  const logger = pino({ level: 'error' });
+  const logger = options.logger ?? pino({ level: 'error' });
   const pool = createPool(config.databaseUrl, 10);
   const orm = await openOrm(config.databaseUrl);
   const temporal = await connectTemporalClient(config);
