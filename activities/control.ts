@@ -1,166 +1,113 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
-import { nextWindowOpening, type SendWindow } from '../core/send-window';
+import type { SendWindow } from '../core/send-window';
 import type { TaskStatus } from '../core/status';
-import { setWaitingStatus } from '../db/messages';
-import { completeFinishedStreamTasks, expireLifetimes, isTaskDone, resolveFallbacks, taskProgress, windowedStreamTasks, type TaskProgress } from '../db/sweep';
-import { getTask, recordTaskEvent, setTaskStatus } from '../db/tasks';
+import { applyParkedReceipts } from '../db/messages';
+import { ANY_CHANNEL, type DispatchWakeups } from '../db/notify';
+import { completeFinishedStreamTasks, isTaskDone, streamHasWork, sweep, taskProgress, type SweepCounts, type TaskProgress } from '../db/sweep';
+import { controlTask, failTask, getTask, recordTaskEvent, setTaskStatus, TaskTransitionError } from '../db/tasks';
+import { keepHeartbeating, sleep } from './heartbeat';
 
-export interface TaskPlan {
-  name: string;
-  templateId: string | null;
+/** What a campaign's workflow learns from one sweep of its task: the task row (its control state,
+ * window and start time, as they are now) and its rows' progress. */
+export interface TaskSweep extends TaskProgress, SweepCounts {
+  status: TaskStatus;
   timezone: string;
   sendWindows: SendWindow[];
   /** ISO time before which nothing is sent (`startAt`), if any. */
   startAt: string | null;
-  /** Parallel dispatch activities per channel. */
-  dispatchPartitions: number;
-}
-
-export interface SweepResult extends TaskProgress {
-  expired: number;
-  released: number;
-  canceled: number;
   done: boolean;
 }
 
-/** Activities on the orchestrator's task queue: task bookkeeping and the periodic sweep. */
-export function createControlActivities(deps: { pool: Pool; dispatchPartitions: number }) {
+/** How often the stream sweeps while it has work (lifetimes, fallbacks, windows, completion). */
+export const STREAM_SWEEP_MS = 500;
+/** With nothing to watch, the stream sweeps when new sends are announced, or this often. */
+export const STREAM_IDLE_SWEEP_MS = 5000;
+
+/** Activities on the orchestrator's task queue: task bookkeeping and the sweeps. */
+export function createControlActivities(deps: { pool: Pool; wakeups?: DispatchWakeups; dispatchPartitions: number }) {
   const { pool } = deps;
   return {
-    /** Marks the task in progress and returns what the workflow needs to schedule it. */
-    async beginTask(taskId: string): Promise<TaskPlan> {
+    /** Marks a created task in progress; returns how many dispatchers a large channel gets. */
+    async beginTask(taskId: string): Promise<{ dispatchPartitions: number }> {
       const task = await getTask(pool, taskId);
       if (!task) throw new Error(`task ${taskId} not found`);
       if (task.status === 'created') {
         await setTaskStatus(pool, taskId, 'in_progress');
         await recordTaskEvent(pool, taskId, 'started');
       }
+      return { dispatchPartitions: deps.dispatchPartitions };
+    },
+
+    /** One sweep of a campaign's task, and where it stands now. */
+    async sweepTask(taskId: string): Promise<TaskSweep> {
+      const counts = await sweep(pool, { taskId });
+      const task = await getTask(pool, taskId);
+      if (!task) throw new Error(`task ${taskId} not found`);
+      const progress = await taskProgress(pool, taskId);
       return {
-        name: task.name,
-        templateId: task.templateId,
+        ...counts,
+        ...progress,
+        status: task.status,
         timezone: task.timezone,
         sendWindows: task.sendWindows,
         startAt: task.startAt ? task.startAt.toISOString() : null,
-        dispatchPartitions: deps.dispatchPartitions,
+        done: isTaskDone(progress),
       };
     },
 
-    async waitForWindow(taskId: string, until: string): Promise<void> {
-      const changed = await setWaitingStatus(pool, taskId, 'DELAYED', 'outside the send window', new Date(until));
-      await recordTaskEvent(pool, taskId, 'waiting_for_window', { until, messages: changed });
+    /** A running task with nothing left becomes completed; returns the task's status. */
+    async completeTask(taskId: string): Promise<TaskStatus> {
+      const { rowCount } = await pool.query(
+        `update tasks set status = 'completed', finished_at = now() where id = $1 and status = 'in_progress'`,
+        [taskId],
+      );
+      if (rowCount) await recordTaskEvent(pool, taskId, 'completed');
+      return (await getTask(pool, taskId))!.status;
     },
 
-    async pauseTask(taskId: string): Promise<void> {
-      const changed = await setWaitingStatus(pool, taskId, 'PAUSED', 'task paused');
-      await setTaskStatus(pool, taskId, 'paused');
-      await recordTaskEvent(pool, taskId, 'paused', { messages: changed });
-    },
-
-    async resumeTask(taskId: string): Promise<void> {
-      await setTaskStatus(pool, taskId, 'in_progress');
-      await recordTaskEvent(pool, taskId, 'resumed');
-    },
-
-    async sweepTask(taskId: string): Promise<SweepResult> {
-      const expired = await expireLifetimes(pool, { taskId });
-      const { released, canceled } = await resolveFallbacks(pool, { taskId });
-      const progress = await taskProgress(pool, taskId);
-      return { ...progress, expired, released, canceled, done: isTaskDone(progress) };
-    },
-
-    /** Ends the task. Canceling marks every message not yet handed to a provider CANCELED. */
-    async finishTask(taskId: string, status: Extract<TaskStatus, 'completed' | 'canceled' | 'failed'>): Promise<void> {
-      if (status !== 'completed') {
-        await setWaitingStatus(pool, taskId, 'CANCELED', status === 'canceled' ? 'task canceled' : 'task failed', null, {
-          includeUnreleased: true,
-        });
+    /** The workflow was canceled from Temporal itself: the task is canceled as through the API. */
+    async cancelTask(taskId: string): Promise<void> {
+      try {
+        await controlTask(pool, taskId, 'cancel');
+      } catch (error) {
+        if (!(error instanceof TaskTransitionError)) throw error; // already ended
       }
-      await setTaskStatus(pool, taskId, status);
-      await recordTaskEvent(pool, taskId, status);
+    },
+
+    /** The workflow cannot go on: the task fails with the reason. */
+    async failTask(taskId: string, reason: string): Promise<void> {
+      await failTask(pool, taskId, reason);
+    },
+
+    /**
+     * The notifications stream's sweep, until `until` (ISO): the same steps as a campaign's sweep,
+     * on every API send (and on campaigns no workflow drives any more), plus receipts parked for
+     * provider ids that became known, and the completion of API sends with nothing left.
+     */
+    async streamSweep(input: { until: string }): Promise<{ passes: number }> {
+      const ctx = Context.current();
+      const until = new Date(input.until).getTime();
+      const stopHeartbeat = keepHeartbeating();
+      let passes = 0;
+      try {
+        while (Date.now() < until && !ctx.cancellationSignal.aborted) {
+          const counts = await sweep(pool, { stream: true });
+          const receipts = await applyParkedReceipts(pool);
+          const completed = await completeFinishedStreamTasks(pool);
+          passes += 1;
+          const changed = Object.values(counts).some((n) => n > 0) || receipts > 0 || completed.length > 0;
+          const left = until - Date.now();
+          if (changed || (await streamHasWork(pool))) await sleep(Math.min(STREAM_SWEEP_MS, left), ctx.cancellationSignal);
+          else if (deps.wakeups) await deps.wakeups.wait(ANY_CHANNEL, Math.min(STREAM_IDLE_SWEEP_MS, left), ctx.cancellationSignal);
+          else await sleep(Math.min(STREAM_SWEEP_MS, left), ctx.cancellationSignal);
+        }
+      } finally {
+        stopHeartbeat();
+      }
+      return { passes };
     },
   };
 }
 
 export type ControlActivities = ReturnType<typeof createControlActivities>;
-
-export type StreamTaskAction = 'pause' | 'resume' | 'cancel';
-/** Task status each action needs, and what it leads to. */
-const STREAM_TRANSITIONS: Record<StreamTaskAction, { from: TaskStatus[]; to: TaskStatus }> = {
-  pause: { from: ['in_progress'], to: 'paused' },
-  resume: { from: ['paused'], to: 'in_progress' },
-  cancel: { from: ['in_progress', 'paused'], to: 'canceled' },
-};
-
-/** How often the stream sweep runs: lifetimes, fallbacks, windows and completion of API sends. */
-export const STREAM_SWEEP_MS = 500;
-
-/**
- * Activities of the notifications stream (API sends). Its tasks share one workflow, so their
- * control state lives in the tasks table: the stream's dispatch claims rows of in-progress tasks
- * only, and a row already claimed is let through to the provider.
- */
-export function createStreamControlActivities(deps: { pool: Pool }) {
-  const { pool } = deps;
-  return {
-    async controlStreamTask(taskId: string, action: StreamTaskAction): Promise<{ status: TaskStatus }> {
-      const { from, to } = STREAM_TRANSITIONS[action];
-      const client = await pool.connect();
-      try {
-        await client.query('begin');
-        const { rows } = await client.query('select status from tasks where id = $1 for update', [taskId]);
-        const current = rows[0]?.status as TaskStatus | undefined;
-        if (!current || !from.includes(current)) {
-          await client.query('rollback');
-          throw ApplicationFailure.nonRetryable(`cannot ${action} a task that is ${current ?? 'unknown'}`, 'InvalidTransition');
-        }
-        await setTaskStatus(client, taskId, to);
-        if (action === 'pause') {
-          const changed = await setWaitingStatus(client, taskId, 'PAUSED', 'task paused', null, { from: ['CREATED', 'DELAYED'] });
-          await recordTaskEvent(client, taskId, 'paused', { messages: changed });
-        } else if (action === 'resume') {
-          await setWaitingStatus(client, taskId, 'CREATED', null, null, { from: ['PAUSED'] });
-          await recordTaskEvent(client, taskId, 'resumed');
-        } else {
-          const changed = await setWaitingStatus(client, taskId, 'CANCELED', 'task canceled', null, {
-            from: ['CREATED', 'DELAYED', 'PAUSED'],
-            includeUnreleased: true,
-          });
-          await recordTaskEvent(client, taskId, 'canceled', { messages: changed });
-        }
-        await client.query('commit');
-        return { status: to };
-      } catch (error) {
-        await client.query('rollback').catch(() => undefined);
-        throw error;
-      } finally {
-        client.release();
-      }
-    },
-
-    /** Runs the stream's sweep every STREAM_SWEEP_MS for `runForMs`. */
-    async streamSweep(input: { runForMs: number }): Promise<{ completedTasks: number }> {
-      const ctx = Context.current();
-      const until = Date.now() + input.runForMs;
-      let completedTasks = 0;
-      while (Date.now() < until && !ctx.cancellationSignal.aborted) {
-        await expireLifetimes(pool, { stream: true });
-        await resolveFallbacks(pool, { stream: true });
-        const now = new Date();
-        for (const task of await windowedStreamTasks(pool)) {
-          const opening = nextWindowOpening(now, task.sendWindows, task.timezone);
-          if (opening.getTime() > now.getTime()) {
-            const changed = await setWaitingStatus(pool, task.id, 'DELAYED', 'outside the send window', opening, { from: ['CREATED'] });
-            if (changed > 0) await recordTaskEvent(pool, task.id, 'waiting_for_window', { until: opening.toISOString(), messages: changed });
-          }
-        }
-        completedTasks += (await completeFinishedStreamTasks(pool)).length;
-        ctx.heartbeat();
-        await new Promise((resolve) => setTimeout(resolve, STREAM_SWEEP_MS));
-      }
-      return { completedTasks };
-    },
-  };
-}
-
-export type StreamControlActivities = ReturnType<typeof createStreamControlActivities>;

@@ -1,175 +1,213 @@
-import { Context, CancelledFailure } from '@temporalio/activity';
+import { randomBytes } from 'node:crypto';
+import { Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import type { Channel } from '../core/config';
-import { applyStatusChanges, claimForDispatch, type ClaimedMessage, type StatusChange, type TaskScope } from '../db/messages';
-import type { OutgoingMessage, ProviderRegistry, SubmitResult } from './channels/types';
+import { claimForDispatch, retryLater, returnClaims, type ClaimedMessage, type ClaimedPage, type ClaimRotation } from '../db/dispatch';
+import { applyStatusChanges, type StatusChange } from '../db/messages';
+import type { DispatchWakeups } from '../db/notify';
+import type { TaskScope } from '../db/scope';
+import type { ChannelProvider, OutgoingMessage, ProviderRegistry, SubmitResult } from './channels/types';
+import { keepHeartbeating, sleep } from './heartbeat';
 import { RateLimiter } from './rate-limiter';
 
 export interface DispatchInput {
   taskId: string;
   channel: Channel;
-  /** ISO time the current send window closes; dispatch stops there (undefined: never). */
-  windowClosesAt?: string;
   partition?: { index: number; count: number };
 }
 
 export interface DispatchResult {
   submitted: number;
   rejected: number;
-  /** True when dispatch stopped because the send window closed. */
+  /** True when dispatch stopped because the task's send window is closed. */
   windowClosed: boolean;
 }
 
-interface DispatchCursor {
-  afterSeq: number;
-  submitted: number;
-  rejected: number;
+export const DISPATCH_PAGE_SIZE = 500;
+/** An idle stream dispatcher looks for work this often even without a notification (the safety
+ * net for rows that become due by time alone: a retry's not-before, a window opening, a lease). */
+export const STREAM_IDLE_POLL_MS = 1000;
+/** A provider's "try later" without a Retry-After waits 250 ms, doubling per attempt, up to this. */
+const MAX_RETRY_DELAY_MS = 30_000;
+/** Between two of a page's batches, the page's tasks are checked for a pause or cancel at most
+ * this often: a slow provider's page stops within this of a pause, a fast one pays nothing. */
+const CONTROL_CHECK_MS = 250;
+
+export function retryDelayMs(attempts: number, retryAfterMs?: number): number {
+  return Math.max(retryAfterMs ?? 0, Math.min(MAX_RETRY_DELAY_MS, 250 * 2 ** Math.max(0, attempts - 1)));
 }
 
-export const DISPATCH_PAGE_SIZE = 500;
-const MAX_TRANSIENT_BACKOFF_MS = 5_000;
-
-/** Sleeps, waking early when the activity is canceled. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
+/** A name for one dispatch attempt, stored on the rows it claims (their owner). */
+function newOwner(): string {
+  return randomBytes(9).toString('base64url');
 }
 
 /**
  * Channel dispatch activities: run on the channel's own task queue, so the worker's rate limit
- * for that queue bounds the provider. One activity pages through a task's pending rows, 500 at a
- * time, and heartbeats its cursor: a retry after a crash resumes from the last page, and rows a
- * crashed attempt had claimed are resubmitted under the same send id.
+ * for that queue bounds the provider. Every page goes through the same gate (db/dispatch.ts) and
+ * the same hand-over, whether a campaign's workflow or the notifications stream asked for it.
  */
 export function createDispatchActivities(deps: {
   pool: Pool;
   providers: ProviderRegistry;
   ratePerSecond?: Partial<Record<Channel, number>>;
+  wakeups?: DispatchWakeups;
 }) {
+  const { pool } = deps;
   const limiters = new Map<Channel, RateLimiter>();
   for (const [channel, rate] of Object.entries(deps.ratePerSecond ?? {})) {
     if (rate && rate > 0) limiters.set(channel as Channel, new RateLimiter(rate));
   }
 
-  const providerName = (channel: Channel) => deps.providers[channel]?.name ?? 'none';
-
-  /** Records a round of provider answers at once, so receipts never overtake their SENT. */
-  async function recordResults(channel: Channel, results: SubmitResult[]): Promise<void> {
-    const provider = providerName(channel);
+  /** Records a batch's answers: accepted → SENT, refused → ERROR, "try later" → back with a not-before time. */
+  async function recordAnswers(provider: ChannelProvider, owner: string, batch: readonly ClaimedMessage[], results: SubmitResult[]): Promise<void> {
+    const source = `provider:${provider.name}`;
     const changes: StatusChange[] = [];
+    const retries: { messageId: string; reason: string; delayMs: number }[] = [];
+    const attempts = new Map(batch.map((m) => [m.id, m.attempts]));
     for (const r of results) {
-      if (r.outcome === 'accepted') changes.push({ messageId: r.messageId, status: 'SENT', providerMessageId: r.providerMessageId, provider });
-      else if (r.outcome === 'rejected') changes.push({ messageId: r.messageId, status: 'ERROR', description: r.reason, provider });
+      if (r.outcome === 'accepted') changes.push({ messageId: r.messageId, status: 'SENT', providerMessageId: r.providerMessageId, provider: provider.name });
+      else if (r.outcome === 'rejected') changes.push({ messageId: r.messageId, status: 'ERROR', description: r.reason, provider: provider.name });
+      else retries.push({ messageId: r.messageId, reason: r.reason, delayMs: retryDelayMs(attempts.get(r.messageId) ?? 1, r.retryAfterMs) });
     }
-    if (changes.length > 0) await applyStatusChanges(deps.pool, changes, `provider:${provider}`);
+    if (changes.length > 0) await applyStatusChanges(pool, changes, source);
+    await retryLater(pool, owner, retries, source);
+    const answered = new Set(results.map((r) => r.messageId));
+    await returnClaims(pool, owner, batch.filter((m) => !answered.has(m.id)).map((m) => m.id));
+  }
+
+  /** Ids of the tasks among `taskIds` that are no longer running (paused, canceled, failed). */
+  async function stoppedTasks(taskIds: string[]): Promise<Set<string>> {
+    const { rows } = await pool.query(`select id from tasks where id = any($1::uuid[]) and status <> 'in_progress'`, [taskIds]);
+    return new Set(rows.map((r) => r.id));
   }
 
   /**
-   * Submits a page and records each answer as it comes. Throttled / unavailable answers are
-   * retried with backoff while the message's lifetime allows; what is left stays QUEUED and the
-   * lifetime sweep ends it.
+   * Hands a claimed page to the provider, in the provider's batch size. Nothing is handed over
+   * once the attempt is stopped, once its lease runs short, or — checked between batches — once
+   * the row's task has been paused or canceled; what is left goes back (db/dispatch.ts#returnClaims).
    */
-  async function submitPage(claimed: ClaimedMessage[], channel: Channel, signal: AbortSignal): Promise<{ accepted: number; rejected: number }> {
-    const provider = deps.providers[channel];
+  async function handOver(page: ClaimedPage, channel: Channel, owner: string, signal: AbortSignal): Promise<{ accepted: number; rejected: number }> {
     const counts = { accepted: 0, rejected: 0 };
+    const provider = deps.providers[channel];
     if (!provider) {
-      await recordResults(channel, claimed.map((m) => ({ messageId: m.id, outcome: 'rejected', reason: `no provider configured for ${channel}` })));
-      counts.rejected = claimed.length;
+      await applyStatusChanges(
+        pool,
+        page.messages.map((m) => ({ messageId: m.id, status: 'ERROR', description: `no provider configured for ${channel}` })),
+        'dispatcher',
+      );
+      counts.rejected = page.messages.length;
       return counts;
     }
-    let batch: OutgoingMessage[] = claimed.map((m) => ({
-      messageId: m.id,
-      sendId: m.sendId,
-      channel,
-      recipient: m.recipient,
-      sender: m.sender,
-      text: m.text,
-      payload: m.payload,
-      deliveryEndAt: m.deliveryEndAt,
-    }));
-    for (let attempt = 1; batch.length > 0; attempt++) {
-      const results = await provider.submit(batch);
-      await recordResults(channel, results);
+    const batchSize = provider.maxBatchSize ?? DISPATCH_PAGE_SIZE;
+    let left = page.messages;
+    let checkedAt = Date.now();
+    while (left.length > 0) {
+      if (signal.aborted || Date.now() >= page.submitBefore) break;
+      if (Date.now() - checkedAt >= CONTROL_CHECK_MS) {
+        const stopped = await stoppedTasks([...new Set(left.map((m) => m.taskId))]);
+        checkedAt = Date.now();
+        if (stopped.size > 0) {
+          await returnClaims(pool, owner, left.filter((m) => stopped.has(m.taskId)).map((m) => m.id));
+          left = left.filter((m) => !stopped.has(m.taskId));
+          continue;
+        }
+      }
+      const batch = left.slice(0, batchSize);
+      left = left.slice(batchSize);
+      const outgoing: OutgoingMessage[] = batch.map((m) => ({
+        messageId: m.id,
+        sendId: m.sendId,
+        channel,
+        recipient: m.recipient,
+        sender: m.sender,
+        text: m.text,
+        payload: m.payload,
+        deliveryEndAt: m.deliveryEndAt,
+      }));
+      const results = await provider.submit(outgoing);
+      await recordAnswers(provider, owner, batch, results);
       counts.accepted += results.filter((r) => r.outcome === 'accepted').length;
       counts.rejected += results.filter((r) => r.outcome === 'rejected').length;
-      const transient = results.filter((r): r is Extract<SubmitResult, { outcome: 'transient' }> => r.outcome === 'transient');
-      if (transient.length === 0 || signal.aborted) break;
-      const wait = Math.min(MAX_TRANSIENT_BACKOFF_MS, Math.max(100 * 2 ** attempt, ...transient.map((r) => r.retryAfterMs ?? 0)));
-      const retryIds = new Set(transient.map((r) => r.messageId));
-      batch = batch.filter((m) => retryIds.has(m.messageId) && m.deliveryEndAt.getTime() > Date.now() + wait);
-      if (batch.length === 0) break;
-      Context.current().heartbeat();
-      await sleep(wait, signal);
     }
+    await returnClaims(pool, owner, left.map((m) => m.id));
     return counts;
   }
 
-  /** Claims (within the channel's rate limit) and submits one page; undefined when nothing waits. */
+  /** Claims (within the channel's rate limit) and hands over one page. */
   async function dispatchPage(
     scope: TaskScope,
     channel: Channel,
+    owner: string,
     signal: AbortSignal,
-    page: { afterSeq?: number; partition?: { index: number; count: number } } = {},
-  ): Promise<{ lastSeq: number; accepted: number; rejected: number } | undefined> {
+    options: { partition?: { index: number; count: number }; rotation?: ClaimRotation } = {},
+  ): Promise<{ claimed: number; accepted: number; rejected: number; windowClosed: boolean }> {
     const limiter = limiters.get(channel);
     // With a rate limit, claim no more than a tenth of a second's worth: claimed rows start their
     // lifetime, so they should not wait long for tokens.
     const pageSize = limiter ? Math.max(1, Math.min(DISPATCH_PAGE_SIZE, Math.ceil(limiter.ratePerSecond / 10))) : DISPATCH_PAGE_SIZE;
     if (limiter) await limiter.take(pageSize, signal);
-    if (signal.aborted) throw new CancelledFailure('dispatch canceled (task paused or canceled)');
-    const claimed = await claimForDispatch(deps.pool, { scope, channel, afterSeq: page.afterSeq ?? 0, limit: pageSize, partition: page.partition });
-    if (claimed.length === 0) return undefined;
-    const counts = await submitPage(claimed, channel, signal);
-    return { lastSeq: claimed[claimed.length - 1]!.seq, ...counts };
+    if (signal.aborted) return { claimed: 0, accepted: 0, rejected: 0, windowClosed: false };
+    const page = await claimForDispatch(pool, { scope, channel, limit: pageSize, owner, ...options });
+    if (page.messages.length === 0) return { claimed: 0, accepted: 0, rejected: 0, windowClosed: page.windowClosed };
+    const counts = await handOver(page, channel, owner, signal);
+    return { claimed: page.messages.length, ...counts, windowClosed: false };
   }
 
   return {
-    /** A campaign task's dispatch: pages through its rows on one channel (one partition of them). */
+    /**
+     * A campaign's dispatch on one channel (one partition of its rows): claims and hands over
+     * pages until nothing of the task can be claimed now — all handed over, the task paused or
+     * canceled, or its window closed. Returns early, giving back its claims, when the worker stops.
+     */
     async dispatchChannel(input: DispatchInput): Promise<DispatchResult> {
       const ctx = Context.current();
-      const cursor: DispatchCursor = (ctx.info.heartbeatDetails as DispatchCursor | undefined) ?? { afterSeq: 0, submitted: 0, rejected: 0 };
-      const closesAt = input.windowClosesAt ? new Date(input.windowClosesAt).getTime() : Infinity;
-      for (;;) {
-        if (ctx.cancellationSignal.aborted) throw new CancelledFailure('dispatch canceled (task paused or canceled)');
-        if (Date.now() >= closesAt) return { submitted: cursor.submitted, rejected: cursor.rejected, windowClosed: true };
-        const page = await dispatchPage({ taskId: input.taskId }, input.channel, ctx.cancellationSignal, { afterSeq: cursor.afterSeq, partition: input.partition });
-        if (!page) return { submitted: cursor.submitted, rejected: cursor.rejected, windowClosed: false };
-        cursor.afterSeq = page.lastSeq;
-        cursor.submitted += page.accepted;
-        cursor.rejected += page.rejected;
-        ctx.heartbeat(cursor);
+      const owner = newOwner();
+      const stopHeartbeat = keepHeartbeating();
+      const result: DispatchResult = { submitted: 0, rejected: 0, windowClosed: false };
+      try {
+        while (!ctx.cancellationSignal.aborted) {
+          const page = await dispatchPage({ taskId: input.taskId }, input.channel, owner, ctx.cancellationSignal, { partition: input.partition });
+          result.submitted += page.accepted;
+          result.rejected += page.rejected;
+          if (page.claimed === 0) {
+            result.windowClosed = page.windowClosed;
+            break;
+          }
+        }
+      } finally {
+        stopHeartbeat();
       }
+      return result;
     },
 
     /**
-     * The notifications stream's dispatch on one channel: for `runForMs`, sends whatever API sends
-     * are waiting, polling every STREAM_POLL_MS when idle. Many small tasks, one activity.
+     * The notifications stream's dispatch on one channel, until `until` (ISO): hands over the
+     * waiting rows of every running API send, a fair share of each page per task; when there is
+     * nothing, waits for a notification of new rows (or STREAM_IDLE_POLL_MS).
      */
-    async streamChannel(input: { channel: Channel; runForMs: number }): Promise<{ submitted: number }> {
+    async streamChannel(input: { channel: Channel; until: string }): Promise<{ submitted: number }> {
       const ctx = Context.current();
-      const until = Date.now() + input.runForMs;
+      const until = new Date(input.until).getTime();
+      const owner = newOwner();
+      const rotation: ClaimRotation = { after: null };
+      const stopHeartbeat = keepHeartbeating();
       let submitted = 0;
-      while (Date.now() < until && !ctx.cancellationSignal.aborted) {
-        const page = await dispatchPage({ stream: true }, input.channel, ctx.cancellationSignal);
-        ctx.heartbeat();
-        if (page) submitted += page.accepted;
-        else await sleep(STREAM_POLL_MS, ctx.cancellationSignal);
+      try {
+        while (Date.now() < until && !ctx.cancellationSignal.aborted) {
+          const page = await dispatchPage({ stream: true }, input.channel, owner, ctx.cancellationSignal, { rotation });
+          submitted += page.accepted;
+          if (page.claimed > 0) continue;
+          const idle = Math.min(STREAM_IDLE_POLL_MS, until - Date.now());
+          if (deps.wakeups) await deps.wakeups.wait(input.channel, idle, ctx.cancellationSignal);
+          else await sleep(idle, ctx.cancellationSignal);
+        }
+      } finally {
+        stopHeartbeat();
       }
       return { submitted };
     },
   };
 }
-
-/** How often an idle stream looks for new API sends (the latency floor of a single send). */
-export const STREAM_POLL_MS = 50;
 
 export type DispatchActivities = ReturnType<typeof createDispatchActivities>;

@@ -7,7 +7,6 @@ import { createPool } from '../db/pool';
 import { createApp } from './app';
 import { ensureBootstrapKey } from './auth';
 import type { ApiDeps } from './deps';
-import { ensureStreamWorkflow } from './services/task-starter';
 
 export interface RunningApi {
   url: string;
@@ -20,19 +19,6 @@ export async function connectTemporalClient(config: AppConfig): Promise<Client> 
   return new Client({ connection, namespace: config.temporal.namespace });
 }
 
-/**
- * Keeps the notifications stream running: accepted API sends are durable in Postgres and wait for
- * it, so if it was terminated (or Temporal was reset) it is started again within seconds.
- */
-export function keepStreamRunning(deps: ApiDeps, everyMs = 10_000): () => void {
-  const ensure = () =>
-    ensureStreamWorkflow(deps.temporal, deps.config).catch((error) => deps.logger.warn({ err: error }, 'notifications stream not started yet; will retry'));
-  const timer = setInterval(ensure, everyMs);
-  timer.unref();
-  void ensure();
-  return () => clearInterval(timer);
-}
-
 export async function startApi(config: AppConfig, logger: Logger): Promise<RunningApi> {
   const pool = createPool(config.databaseUrl, 20);
   const orm = await openOrm(config.databaseUrl);
@@ -40,7 +26,6 @@ export async function startApi(config: AppConfig, logger: Logger): Promise<Runni
   await ensureBootstrapKey(pool, config.adminApiKey);
   const deps: ApiDeps = { config, pool, orm, temporal, logger };
   const { app } = createApp(deps);
-  const stopRecovery = keepStreamRunning(deps);
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.api.port, config.api.host, () => resolve(s));
     s.on('error', reject);
@@ -51,7 +36,6 @@ export async function startApi(config: AppConfig, logger: Logger): Promise<Runni
     url: `http://${config.api.host === '0.0.0.0' ? 'localhost' : config.api.host}:${port}`,
     deps,
     async close() {
-      stopRecovery();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await closed;

@@ -33,6 +33,10 @@ export interface AppConfig {
   logLevel: string;
   /** Parallel dispatch activities per channel of a task (each pages through its share of rows). */
   dispatchPartitions: number;
+  /** How long a round of the notifications stream runs before it continues as new. */
+  streamRoundMs: number;
+  /** How often each worker checks that the stream runs and that every running campaign has its workflow. */
+  superviseEveryMs: number;
   /** Price per SMS part / per message, per channel and optionally per country (PRICE_TABLE JSON). */
   priceTable: PriceTable;
   /** ISO country whose national format is assumed for phones written without + (optional). */
@@ -91,6 +95,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     channelRatePerSecond,
     logLevel: env.LOG_LEVEL || 'info',
     dispatchPartitions: Math.max(1, Math.min(32, intFromEnv(env, 'DISPATCH_PARTITIONS', 4))),
+    streamRoundMs: Math.max(5, intFromEnv(env, 'STREAM_ROUND_SECONDS', 300)) * 1000,
+    superviseEveryMs: Math.max(1, intFromEnv(env, 'SUPERVISE_SECONDS', 10)) * 1000,
     defaultPhoneCountry: env.DEFAULT_PHONE_COUNTRY || undefined,
     priceTable: env.PRICE_TABLE ? parsePriceTable(env.PRICE_TABLE) : DEFAULT_PRICE_TABLE,
   };

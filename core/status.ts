@@ -23,11 +23,18 @@ export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 export const FINAL_STATUSES: readonly MessageStatus[] = ['DELIVERED', 'READ', 'UNDELIVERED', 'ERROR', 'CANCELED', 'SKIPPED'];
 /** Not yet handed to a provider: these can still be paused, delayed or canceled. */
 export const WAITING_STATUSES: readonly MessageStatus[] = ['CREATED', 'QUEUED', 'DELAYED', 'PAUSED'];
+/** Handed to a provider, its final answer not yet known. */
+export const IN_FLIGHT_STATUSES: readonly MessageStatus[] = ['SENT', 'PENDING'];
+/** What a dispatcher may claim: waiting rows that are not paused (a QUEUED row only when no live
+ * dispatch attempt owns it; see db/messages.ts#claimForDispatch). */
+export const CLAIMABLE_STATUSES: readonly MessageStatus[] = ['CREATED', 'DELAYED', 'QUEUED'];
 
 const TRANSITIONS: Record<MessageStatus, readonly MessageStatus[]> = {
-  CREATED: ['QUEUED', 'DELAYED', 'PAUSED', 'CANCELED', 'ERROR', 'SKIPPED'],
-  DELAYED: ['QUEUED', 'CREATED', 'PAUSED', 'CANCELED', 'ERROR', 'SKIPPED'],
-  PAUSED: ['QUEUED', 'CREATED', 'DELAYED', 'CANCELED', 'ERROR', 'SKIPPED'],
+  // Waiting rows may expire too: a row that was tried once (a transient refusal) keeps the lifetime
+  // it started, through a pause or a window wait.
+  CREATED: ['QUEUED', 'DELAYED', 'PAUSED', 'CANCELED', 'ERROR', 'SKIPPED', 'UNDELIVERED'],
+  DELAYED: ['QUEUED', 'CREATED', 'PAUSED', 'CANCELED', 'ERROR', 'SKIPPED', 'UNDELIVERED'],
+  PAUSED: ['QUEUED', 'CREATED', 'DELAYED', 'CANCELED', 'ERROR', 'SKIPPED', 'UNDELIVERED'],
   // A claimed message that has not reached the provider yet can still be paused or canceled.
   QUEUED: ['SENT', 'PENDING', 'DELIVERED', 'READ', 'UNDELIVERED', 'ERROR', 'PAUSED', 'DELAYED', 'CREATED', 'CANCELED'],
   SENT: ['PENDING', 'DELIVERED', 'READ', 'UNDELIVERED', 'ERROR'],
@@ -35,11 +42,12 @@ const TRANSITIONS: Record<MessageStatus, readonly MessageStatus[]> = {
   DELIVERED: ['READ'],
   READ: [],
   // A delivery receipt that arrives after the lifetime expired is the truth about the carrier:
-  // the row records it, but the fallback decision already taken is never repeated.
+  // the row records it (UNDELIVERED, or SKIPPED once a fallback channel was used), but the
+  // fallback decision already taken is never repeated.
   UNDELIVERED: ['DELIVERED', 'READ', 'SKIPPED'],
   ERROR: ['SKIPPED'],
   CANCELED: [],
-  SKIPPED: [],
+  SKIPPED: ['DELIVERED', 'READ'],
 };
 
 export function isFinal(status: MessageStatus): boolean {

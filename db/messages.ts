@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
-import { MESSAGE_STATUSES, WAITING_STATUSES, allowedPredecessors, type MessageStatus } from '../core/status';
+import { MESSAGE_STATUSES, allowedPredecessors, type MessageStatus } from '../core/status';
+import { DISPATCH_READY } from './notify';
 
 /** Anything that runs a query: the pool or a client inside a transaction. */
 export type Queryable = Pool | PoolClient;
@@ -34,7 +35,13 @@ export interface NewMessage {
   delayedStartAt?: Date | null;
 }
 
-function chunks<T>(items: readonly T[], size = BULK_CHUNK): T[][] {
+/** The statuses as an SQL list literal (`'A', 'B'`): partial indexes are only used when a query's
+ * condition names the same literals as the index. */
+export function sqlList(statuses: readonly MessageStatus[]): string {
+  return statuses.map((s) => `'${s}'`).join(', ');
+}
+
+export function chunks<T>(items: readonly T[], size = BULK_CHUNK): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
@@ -44,7 +51,8 @@ function chunks<T>(items: readonly T[], size = BULK_CHUNK): T[][] {
 export const MESSAGE_INSERT_PARAMS = 23;
 
 /**
- * Inserts message rows and their first event in bulk (unnest arrays: one round trip per chunk).
+ * Inserts message rows and their first event in bulk (unnest arrays: one round trip per chunk),
+ * and wakes the dispatchers of their channels (NOTIFY is delivered when the rows commit).
  * `withFirstChunk` adds the caller's data-modifying CTEs (e.g. the task row) to the first
  * statement, so a small send is written in a single atomic round trip.
  */
@@ -70,9 +78,11 @@ export async function insertMessages(
            as r(id, task_id, group_id, send_id, seq, channel, channel_index, optional, status, status_description,
              sender, recipient, external_id, text, payload, variables, template_id, template_name, parts, cost,
              lifetime_seconds, delayed_start_at)
-         returning id, status, status_description)
-       insert into message_events (message_id, status, description, source)
-       select id, status, status_description, $22 from inserted`,
+         returning id, status, status_description, channel, released),
+       logged as (
+         insert into message_events (message_id, status, description, source)
+         select id, status, status_description, $22 from inserted)
+       select pg_notify('${DISPATCH_READY}', channel) from (select distinct channel from inserted where released) ready`,
       [
         part.map((m) => m.id),
         part.map((m) => m.taskId),
@@ -125,7 +135,9 @@ export interface StatusChangeResult {
 /**
  * Applies status changes through the state machine in one statement per chunk: a change that the
  * machine forbids (a late or out-of-order receipt) is not applied to the row but is still kept in
- * the message's event log. A message id may appear once per call; later changes for the same
+ * the message's event log, and the provider's message id it carries is stored all the same (a
+ * receipt may have overtaken the SENT that names it). Receipts parked for the provider ids now
+ * known are applied right after. A message id may appear once per call; later changes for the same
  * message go in a following round so their order is kept.
  */
 export async function applyStatusChanges(
@@ -143,7 +155,14 @@ export async function applyStatusChanges(
       if (seen.has(change.messageId)) later.push(change);
       else (seen.add(change.messageId), round.push(change));
     }
-    for (const part of chunks(round)) results.push(...(await applyRound(db, part, source)));
+    for (const part of chunks(round)) {
+      const applied = await applyRound(db, part, source);
+      results.push(...applied);
+      const refused = part.filter((c, i) => !applied[i]!.applied && applied[i]!.previous && (c.providerMessageId || c.provider));
+      if (refused.length > 0) await storeProviderReference(db, refused);
+      const references = part.filter((c) => c.providerMessageId && c.provider);
+      if (references.length > 0) await applyParkedReceipts(db, references);
+    }
     pending = later;
   }
   return results;
@@ -199,116 +218,92 @@ async function applyRound(db: Queryable, part: StatusChange[], source: string): 
   });
 }
 
-export interface ClaimedMessage {
-  id: string;
-  seq: number;
-  sendId: string;
-  channel: string;
-  recipient: string;
-  sender: string | null;
-  text: string | null;
-  payload: Record<string, unknown> | null;
-  deliveryEndAt: Date;
+/** The provider's answer names the message even when its status has moved on (a receipt came
+ * first): keep the reference, so later receipts and the export find it. */
+async function storeProviderReference(db: Queryable, changes: StatusChange[]): Promise<void> {
+  await db.query(
+    `update messages m set
+       provider_message_id = coalesce(m.provider_message_id, c.provider_message_id),
+       provider = coalesce(m.provider, c.provider),
+       sent_at = case when c.status in ('SENT', 'PENDING') then coalesce(m.sent_at, now()) else m.sent_at end
+     from unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) as c(id, provider_message_id, provider, status)
+     where m.id = c.id`,
+    [changes.map((c) => c.messageId), changes.map((c) => c.providerMessageId ?? null), changes.map((c) => c.provider ?? null), changes.map((c) => c.status)],
+  );
+}
+
+/** A receipt from a provider's webhook, named by the provider's message id. */
+export interface ProviderReceipt {
+  providerMessageId: string;
+  status: MessageStatus;
+  description?: string | null;
 }
 
 /**
- * Which messages a dispatcher or sweep works on: one campaign task (its own workflow), or every
- * task of the notifications stream (API sends, dispatched together by one long-running workflow).
+ * Applies receipts named by provider message id. A receipt whose id is not known yet (it overtook
+ * the SENT that records the id) is parked and applied as soon as the id appears — by the SENT
+ * itself or, if the two crossed, by the sweep's {@link applyParkedReceipts}.
  */
-export type TaskScope = { taskId: string } | { stream: true };
-
-export const STREAM_TASK_TYPE = 'api';
-
-/** SQL condition on `alias.task_id` for a scope; `$1` is the task id in the task scope. */
-export function scopeCondition(scope: TaskScope, alias = 'm'): { sql: string; params: unknown[] } {
-  if ('taskId' in scope) return { sql: `${alias}.task_id = $1`, params: [scope.taskId] };
-  return {
-    sql: `${alias}.task_id in (select id from tasks where type = '${STREAM_TASK_TYPE}' and status in ('in_progress', 'paused', 'canceled'))`,
-    params: [],
-  };
+export async function applyProviderReceipts(
+  db: Queryable,
+  args: { channel: string; provider: string; receipts: readonly ProviderReceipt[]; source: string },
+): Promise<{ applied: number; parked: number }> {
+  const { rows } = await db.query<{ id: string; provider_message_id: string }>(
+    'select id, provider_message_id from messages where provider = $1 and provider_message_id = any($2::text[]) and channel = $3',
+    [args.provider, args.receipts.map((r) => r.providerMessageId), args.channel],
+  );
+  const idByRef = new Map(rows.map((r) => [r.provider_message_id, r.id]));
+  const known = args.receipts.filter((r) => idByRef.has(r.providerMessageId));
+  const unknown = args.receipts.filter((r) => !idByRef.has(r.providerMessageId));
+  const results = await applyStatusChanges(
+    db,
+    known.map((r) => ({ messageId: idByRef.get(r.providerMessageId)!, status: r.status, description: r.description ?? null })),
+    args.source,
+  );
+  if (unknown.length > 0) {
+    await db.query(
+      `insert into parked_receipts (channel, provider, provider_message_id, status, description, source)
+       select $1, $2, ref, status, description, $3 from unnest($4::text[], $5::text[], $6::text[]) as r(ref, status, description)`,
+      [args.channel, args.provider, args.source, unknown.map((r) => r.providerMessageId), unknown.map((r) => r.status), unknown.map((r) => r.description ?? null)],
+    );
+    // The SENT may have landed between the lookup and the insert: match once more now.
+    await applyParkedReceipts(db);
+  }
+  return { applied: results.filter((r) => r.applied).length, parked: unknown.length };
 }
+
+/** How long a receipt for an id that never appears is kept. */
+const PARKED_RECEIPT_DAYS = 3;
 
 /**
- * Claims the next page of released, not-yet-sent rows on one channel (QUEUED, the lifetime starts
- * counting). Rows left QUEUED by a crashed attempt are claimed again and resubmitted under the
- * same send id, which providers deduplicate. A campaign pages by `seq` after a cursor (and a
- * partition); the stream takes the oldest rows of in-progress API tasks whose window is open.
+ * Applies parked receipts whose message is now known, oldest first, and forgets those older than
+ * PARKED_RECEIPT_DAYS. With `references`, only those provider ids are looked at (the hot path
+ * right after a SENT); without, every parked receipt (the sweep: their number stays small).
  */
-export async function claimForDispatch(
-  db: Queryable,
-  args: { scope: TaskScope; channel: string; afterSeq: number; limit: number; partition?: { index: number; count: number } },
-): Promise<ClaimedMessage[]> {
-  const partition = args.partition ?? { index: 0, count: 1 };
-  const selection =
-    'taskId' in args.scope
-      ? {
-          sql: `select id from messages
-                where task_id = $1 and channel = $2 and released and status in ('CREATED', 'QUEUED', 'DELAYED', 'PAUSED')
-                  and seq > $3 and seq % $5 = $6
-                order by seq limit $4
-                for update skip locked`,
-          params: [args.scope.taskId, args.channel, args.afterSeq, args.limit, partition.count, partition.index],
-        }
-      : {
-          sql: `select m.id from messages m join tasks t on t.id = m.task_id
-                where m.channel = $1 and m.released and m.status in ('CREATED', 'QUEUED', 'DELAYED')
-                  and (m.delayed_start_at is null or m.delayed_start_at <= now())
-                  and t.type = '${STREAM_TASK_TYPE}' and t.status = 'in_progress'
-                order by m.registered_at limit $2
-                for update of m skip locked`,
-          params: [args.channel, args.limit],
-        };
-  const { rows } = await db.query(
-    `with claimed as (
-       update messages m set
-         status = 'QUEUED',
-         status_description = null,
-         status_at = now(),
-         queued_at = coalesce(m.queued_at, now()),
-         delivery_end_at = coalesce(m.delivery_end_at, now() + make_interval(secs => m.lifetime_seconds)),
-         delayed_start_at = null
-       where m.id in (${selection.sql})
-       returning m.id, m.seq, m.send_id, m.channel, m.recipient, m.sender, m.text, m.payload, m.delivery_end_at
-     ),
-     logged as (insert into message_events (message_id, status, source) select id, 'QUEUED', 'dispatcher' from claimed)
-     select * from claimed order by seq`,
-    selection.params,
+export async function applyParkedReceipts(db: Queryable, references?: readonly StatusChange[]): Promise<number> {
+  const params: unknown[] = [];
+  let only = '';
+  if (references) {
+    params.push(references.map((r) => r.provider), references.map((r) => r.providerMessageId));
+    only = 'and (p.provider, p.provider_message_id) in (select * from unnest($1::text[], $2::text[]))';
+  }
+  const { rows } = await db.query<{ message_id: string; status: MessageStatus; description: string | null; source: string }>(
+    `with taken as (
+       delete from parked_receipts p using messages m
+       where m.provider = p.provider and m.provider_message_id = p.provider_message_id and m.channel = p.channel ${only}
+       returning p.id, m.id as message_id, p.status, p.description, p.source)
+     select message_id, status, description, source from taken order by id`,
+    params,
   );
-  return rows.map((r) => ({
-    id: r.id,
-    seq: r.seq,
-    sendId: r.send_id,
-    channel: r.channel,
-    recipient: r.recipient,
-    sender: r.sender,
-    text: r.text,
-    payload: r.payload,
-    deliveryEndAt: r.delivery_end_at,
-  }));
-}
-
-/** Moves a task's waiting rows to `status` in one statement, with an event each. By default every
- * waiting status, QUEUED included: only callers that know dispatch has stopped rely on that; the
- * others name the statuses in `from`. */
-export async function setWaitingStatus(
-  db: Queryable,
-  taskId: string,
-  status: 'PAUSED' | 'DELAYED' | 'CREATED' | 'CANCELED',
-  description: string | null,
-  delayedStartAt: Date | null = null,
-  options: { includeUnreleased?: boolean; from?: readonly MessageStatus[] } = {},
-): Promise<number> {
-  const { rowCount } = await db.query(
-    `with changed as (
-       update messages set status = $2, status_description = $3, status_at = now(), delayed_start_at = $4
-       where task_id = $1 and status = any($6::text[]) and status <> $2
-         and (released or $5)
-       returning id)
-     insert into message_events (message_id, status, description, source)
-     select id, $2, $3, 'workflow' from changed`,
-    [taskId, status, description, delayedStartAt, options.includeUnreleased ?? false, options.from ?? WAITING_STATUSES],
-  );
-  return rowCount ?? 0;
+  if (!references) await db.query(`delete from parked_receipts where received_at < now() - interval '${PARKED_RECEIPT_DAYS} days'`);
+  const bySource = new Map<string, StatusChange[]>();
+  for (const r of rows) {
+    const list = bySource.get(r.source) ?? [];
+    list.push({ messageId: r.message_id, status: r.status, description: r.description });
+    bySource.set(r.source, list);
+  }
+  for (const [source, changes] of bySource) await applyStatusChanges(db, changes, source);
+  return rows.length;
 }
 
 export async function countByStatus(db: Queryable, taskId: string): Promise<Partial<Record<MessageStatus, number>>> {

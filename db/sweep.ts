@@ -1,18 +1,77 @@
-import { scopeCondition, STREAM_TASK_TYPE, type Queryable, type TaskScope } from './messages';
+import { nextWindowOpening, type SendWindow } from '../core/send-window';
+import { CLAIMABLE_STATUSES } from '../core/status';
+import { returnLapsedClaims } from './dispatch';
+import { sqlList, type Queryable } from './messages';
+import { notifyDispatchReady } from './notify';
+import { STREAM_TASK_TYPE, sweepScopeCondition, type TaskScope } from './scope';
+import { recordTaskEvent } from './tasks';
 
 /**
- * The timer-driven sweep of one task (DESIGN.md, "Lifetime and fallback"): instead of a timer per
- * message, the task workflow runs this every few seconds. Each step is one set-based statement.
+ * The timer-driven sweep (DESIGN.md, "Lifetime and fallback"): instead of a timer per message, a
+ * task's workflow — or, for API sends, the notifications stream — runs this every second or so.
+ * The steps are the same for both scopes; each statement touches at most SWEEP_BATCH rows and
+ * starts from an index of the rows still waiting or in flight, so one pass stays short whatever
+ * the backlog and costs nothing for tasks that are over.
  */
+export const SWEEP_BATCH = 5000;
 
-/** In-flight rows whose sending lifetime has passed become UNDELIVERED ("lifetime expired"). */
+/** Rows whose lifetime may have started and that are not final yet. */
+const LIVE = `'CREATED', 'DELAYED', 'PAUSED', 'QUEUED', 'SENT', 'PENDING'`;
+const CLAIMABLE = sqlList(CLAIMABLE_STATUSES);
+
+export interface SweepCounts {
+  returned: number;
+  expired: number;
+  released: number;
+  canceled: number;
+  delayed: number;
+}
+
+/** Runs every step of the sweep on a scope; `onBatch` is called between statements (heartbeats). */
+export async function sweep(db: Queryable, scope: TaskScope, onBatch: () => void = () => undefined): Promise<SweepCounts> {
+  const counts: SweepCounts = { returned: 0, expired: 0, released: 0, canceled: 0, delayed: 0 };
+  const condition = sweepScopeCondition(scope, 'm', 1);
+  counts.returned = await whileFull(() => returnLapsedClaims(db, condition, SWEEP_BATCH), onBatch);
+  counts.expired = await whileFull(() => expireLifetimes(db, scope), onBatch);
+  const fallbacks = await resolveFallbacks(db, scope, onBatch);
+  counts.released = fallbacks.released;
+  counts.canceled = fallbacks.canceled;
+  counts.delayed = await delayOutsideWindow(db, scope, new Date());
+  return counts;
+}
+
+/** Repeats a bounded statement while it hits its bound; returns the rows it touched in all. */
+async function whileFull(step: () => Promise<number>, onBatch: () => void): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const n = await step();
+    total += n;
+    if (n < SWEEP_BATCH) return total;
+    onBatch();
+  }
+}
+
+/**
+ * Rows whose sending lifetime has passed become UNDELIVERED ("lifetime expired"): those handed
+ * over and waiting for a receipt, and those tried once that wait again (paused, retry later). A
+ * row held by a live claim is left to its dispatcher, which never hands over an expired row.
+ */
 export async function expireLifetimes(db: Queryable, scope: TaskScope): Promise<number> {
-  const where = scopeCondition(scope, 'm');
+  const where = sweepScopeCondition(scope, 'm', 1);
   const { rowCount } = await db.query(
-    `with expired as (
-       update messages m set status = 'UNDELIVERED', status_description = 'lifetime expired', status_at = now()
-       where ${where.sql} and m.status in ('QUEUED', 'SENT', 'PENDING') and m.delivery_end_at < now()
-       returning id)
+    `with target as (
+       select m.id from messages m
+       where m.delivery_end_at < now() and m.delivery_end_at is not null and m.status in (${LIVE})
+         and not (m.status = 'QUEUED' and m.owner is not null and m.lease_until > clock_timestamp())
+         and ${where.sql}
+       order by m.delivery_end_at
+       limit ${SWEEP_BATCH}
+       for update of m skip locked),
+     expired as (
+       update messages m set status = 'UNDELIVERED', status_description = 'lifetime expired', status_at = now(),
+         owner = null, lease_until = null
+       from target where m.id = target.id
+       returning m.id)
      insert into message_events (message_id, status, description, source)
      select id, 'UNDELIVERED', 'lifetime expired', 'lifetime' from expired`,
     where.params,
@@ -20,117 +79,198 @@ export async function expireLifetimes(db: Queryable, scope: TaskScope): Promise<
   return rowCount ?? 0;
 }
 
+interface HeldPage {
+  looked: number;
+  released: number;
+  canceled: number;
+  last_task: string;
+  last_id: string;
+  ready: string[];
+}
+
 /**
  * Decides held optional rows whose earlier attempts are all final:
  * - an earlier attempt was delivered → CANCELED ("not needed");
- * - every earlier attempt failed → the failed ones become SKIPPED/optional and this row is released;
+ * - every earlier attempt failed → the failed ones become SKIPPED/optional and this row is released
+ *   (CREATED, or PAUSED when its task is paused; its window is checked when it is claimed);
  * - otherwise (an earlier attempt was canceled) → CANCELED.
  * Only rows whose every earlier attempt is final are decided, so a later optional channel waits
- * for the one before it.
+ * for the one before it. Pages through the held rows by (task, id).
  */
-export async function resolveFallbacks(db: Queryable, scope: TaskScope): Promise<{ released: number; canceled: number }> {
-  const where = scopeCondition(scope, 'o');
-  const { rows } = await db.query<{ released: number; canceled: number }>(
-    `with held as (
-       select o.id, o.group_id, o.channel_index
-       from messages o
-       where ${where.sql} and not o.released and o.status = 'CREATED'
-     ),
-     decided as (
-       select h.id, h.group_id, h.channel_index,
-         bool_or(e.status in ('DELIVERED', 'READ')) as delivered,
-         bool_and(e.status in ('UNDELIVERED', 'ERROR', 'SKIPPED')) as all_failed,
-         bool_and(e.status in ('DELIVERED', 'READ', 'UNDELIVERED', 'ERROR', 'SKIPPED', 'CANCELED')) as all_final,
-         (array_agg(e.channel order by e.channel_index) filter (where e.status in ('DELIVERED', 'READ')))[1] as delivered_on
-       from held h join messages e on e.group_id = h.group_id and e.channel_index < h.channel_index
-       group by h.id, h.group_id, h.channel_index
-     ),
-     skipped as (
-       update messages f set status = 'SKIPPED', optional = true, status_at = now(),
-         status_description = concat('Skipped, but optional: ', coalesce(f.status_description, lower(f.status)))
-       from decided d
-       where d.all_final and not d.delivered and d.all_failed
-         and f.group_id = d.group_id and f.channel_index < d.channel_index and f.status in ('UNDELIVERED', 'ERROR')
-       returning f.id, f.status_description
-     ),
-     released as (
-       update messages r set released = true, status_at = now()
-       from decided d where r.id = d.id and d.all_final and not d.delivered and d.all_failed
-         and not r.released and r.status = 'CREATED'
-       returning r.id
-     ),
-     canceled as (
-       update messages c set status = 'CANCELED', status_at = now(),
-         status_description = case when d.delivered then concat('not needed: delivered on ', d.delivered_on)
-                                   else 'not needed: an earlier attempt was canceled' end
-       from decided d where c.id = d.id and d.all_final and (d.delivered or not d.all_failed)
-         and not c.released and c.status = 'CREATED'
-       returning c.id, c.status_description
-     ),
+export async function resolveFallbacks(
+  db: Queryable,
+  scope: TaskScope,
+  onBatch: () => void = () => undefined,
+): Promise<{ released: number; canceled: number }> {
+  const totals = { released: 0, canceled: 0 };
+  let after: { taskId: string; id: string } | null = null;
+  for (;;) {
+    const where = sweepScopeCondition(scope, 'o', 3);
+    const { rows }: { rows: HeldPage[] } = await db.query<HeldPage>(
+      `with held as (
+         select o.id, o.task_id, o.group_id, o.channel_index
+         from messages o
+         where not o.released and o.status = 'CREATED' and ${where.sql}
+           and ($1::uuid is null or (o.task_id, o.id) > ($1::uuid, $2::uuid))
+         order by o.task_id, o.id
+         limit ${SWEEP_BATCH}
+       ),
+       decided as (
+         select h.id, h.group_id, h.channel_index,
+           bool_or(e.status in ('DELIVERED', 'READ')) as delivered,
+           bool_and(e.status in ('UNDELIVERED', 'ERROR', 'SKIPPED')) as all_failed,
+           bool_and(e.status in ('DELIVERED', 'READ', 'UNDELIVERED', 'ERROR', 'SKIPPED', 'CANCELED')) as all_final,
+           (array_agg(e.channel order by e.channel_index) filter (where e.status in ('DELIVERED', 'READ')))[1] as delivered_on
+         from held h join messages e on e.group_id = h.group_id and e.channel_index < h.channel_index
+         group by h.id, h.group_id, h.channel_index
+       ),
+       skipped as (
+         update messages f set status = 'SKIPPED', optional = true, status_at = now(),
+           status_description = concat('Skipped, but optional: ', coalesce(f.status_description, lower(f.status)))
+         from decided d
+         where d.all_final and not d.delivered and d.all_failed
+           and f.group_id = d.group_id and f.channel_index < d.channel_index and f.status in ('UNDELIVERED', 'ERROR')
+         returning f.id, f.status_description
+       ),
+       released as (
+         update messages r set released = true, status_at = now(),
+           status = case when t.status = 'paused' then 'PAUSED' else 'CREATED' end,
+           status_description = case when t.status = 'paused' then 'task paused' end
+         from decided d, tasks t
+         where r.id = d.id and t.id = r.task_id and d.all_final and not d.delivered and d.all_failed
+           and not r.released and r.status = 'CREATED'
+         returning r.id, r.status, r.channel
+       ),
+       canceled as (
+         update messages c set status = 'CANCELED', status_at = now(),
+           status_description = case when d.delivered then concat('not needed: delivered on ', d.delivered_on)
+                                     else 'not needed: an earlier attempt was canceled' end
+         from decided d where c.id = d.id and d.all_final and (d.delivered or not d.all_failed)
+           and not c.released and c.status = 'CREATED'
+         returning c.id, c.status_description
+       ),
+       logged as (
+         insert into message_events (message_id, status, description, source)
+         select id, 'SKIPPED', status_description, 'fallback' from skipped
+         union all select id, 'CANCELED', status_description, 'fallback' from canceled
+         union all select id, status, 'released: every earlier channel failed', 'fallback' from released
+       )
+       select (select count(*) from held)::int as looked,
+         (select count(*) from released)::int as released,
+         (select count(*) from canceled)::int as canceled,
+         (select task_id from held order by task_id desc, id desc limit 1) as last_task,
+         (select id from held order by task_id desc, id desc limit 1) as last_id,
+         (select coalesce(array_agg(distinct channel), '{}') from released where status = 'CREATED') as ready`,
+      [after?.taskId ?? null, after?.id ?? null, ...where.params],
+    );
+    const row: HeldPage = rows[0]!;
+    totals.released += row.released;
+    totals.canceled += row.canceled;
+    await notifyDispatchReady(db, row.ready);
+    if (row.looked < SWEEP_BATCH) return totals;
+    after = { taskId: row.last_task, id: row.last_id };
+    onBatch();
+  }
+}
+
+/**
+ * Shows rows of running tasks whose send window is closed as DELAYED with the time their window
+ * opens (`delayed_start_at`). Display only: the claim checks the window itself, so a row that is
+ * CREATED at night is not sent either.
+ */
+export async function delayOutsideWindow(db: Queryable, scope: TaskScope, now: Date): Promise<number> {
+  const { rows: tasks } = await db.query<{ id: string; send_windows: SendWindow[]; timezone: string }>(
+    'taskId' in scope
+      ? `select id, send_windows, timezone from tasks where id = $1 and status = 'in_progress' and send_windows <> '[]'::jsonb`
+      : `select id, send_windows, timezone from tasks
+         where type = '${STREAM_TASK_TYPE}' and status = 'in_progress' and send_windows <> '[]'::jsonb`,
+    'taskId' in scope ? [scope.taskId] : [],
+  );
+  const closed = tasks
+    .map((t) => ({ id: t.id, opening: nextWindowOpening(now, t.send_windows, t.timezone) }))
+    .filter((t) => t.opening.getTime() > now.getTime());
+  if (closed.length === 0) return 0;
+  const { rows } = await db.query<{ task_id: string; opening: Date; messages: number }>(
+    `with windows as (select * from unnest($1::uuid[], $2::timestamptz[]) as w(task_id, opening)),
+     target as (
+       select m.id, m.status as previous, w.opening
+       from messages m join windows w on w.task_id = m.task_id
+       where m.released and m.status in ('CREATED', 'DELAYED') and m.delayed_start_at is distinct from w.opening
+       for update of m skip locked),
+     delayed as (
+       update messages m set status = 'DELAYED', status_description = 'outside the send window', delayed_start_at = t.opening,
+         status_at = case when t.previous = 'DELAYED' then m.status_at else now() end
+       from target t where m.id = t.id
+       returning m.id, m.task_id, t.opening, t.previous),
      logged as (
        insert into message_events (message_id, status, description, source)
-       select id, 'SKIPPED', status_description, 'fallback' from skipped
-       union all select id, 'CANCELED', status_description, 'fallback' from canceled
-       union all select id, 'CREATED', 'released: every earlier channel failed', 'fallback' from released
-     )
-     select (select count(*) from released)::int as released, (select count(*) from canceled)::int as canceled`,
-    where.params,
+       select id, 'DELAYED', 'outside the send window', 'window' from delayed where previous <> 'DELAYED')
+     select task_id, opening, count(*)::int as messages from delayed where previous <> 'DELAYED' group by task_id, opening`,
+    [closed.map((t) => t.id), closed.map((t) => t.opening)],
   );
-  return rows[0] ?? { released: 0, canceled: 0 };
+  for (const r of rows) await recordTaskEvent(db, r.task_id, 'waiting_for_window', { until: r.opening.toISOString(), messages: r.messages });
+  return rows.reduce((sum, r) => sum + r.messages, 0);
 }
 
 export interface TaskProgress {
-  /** Released rows not yet handed to a provider, per channel. */
-  waitingByChannel: Record<string, number>;
+  /** Rows a dispatcher could claim now, per channel. */
+  claimableByChannel: Record<string, number>;
+  /** Released rows not yet handed to a provider (claimable, paused, delayed, or waiting to be retried). */
+  waiting: number;
+  /** Handed to a provider, no final answer yet. */
   inFlight: number;
   /** Optional rows not yet decided. */
   held: number;
 }
 
 export async function taskProgress(db: Queryable, taskId: string): Promise<TaskProgress> {
-  const { rows } = await db.query<{ kind: string; channel: string | null; n: number }>(
-    `select 'waiting' as kind, channel, count(*)::int as n from messages
-       where task_id = $1 and released and status in ('CREATED', 'QUEUED', 'DELAYED', 'PAUSED') group by channel
-     union all
-     select 'in_flight', null, count(*)::int from messages where task_id = $1 and status in ('SENT', 'PENDING')
-     union all
-     select 'held', null, count(*)::int from messages where task_id = $1 and not released and status = 'CREATED'`,
+  const { rows } = await db.query<{ channel: string; claimable: number; waiting: number; in_flight: number; held: number }>(
+    `select channel,
+       count(*) filter (where released and status in (${CLAIMABLE})
+                          and (status <> 'QUEUED' or owner is null or lease_until < clock_timestamp())
+                          and (not_before is null or not_before <= clock_timestamp()))::int as claimable,
+       count(*) filter (where released and status in ('CREATED', 'DELAYED', 'PAUSED', 'QUEUED'))::int as waiting,
+       count(*) filter (where status in ('SENT', 'PENDING'))::int as in_flight,
+       count(*) filter (where not released and status = 'CREATED')::int as held
+     from messages where task_id = $1 and status in (${LIVE})
+     group by channel`,
     [taskId],
   );
-  const progress: TaskProgress = { waitingByChannel: {}, inFlight: 0, held: 0 };
+  const progress: TaskProgress = { claimableByChannel: {}, waiting: 0, inFlight: 0, held: 0 };
   for (const row of rows) {
-    if (row.kind === 'waiting' && row.channel) progress.waitingByChannel[row.channel] = row.n;
-    else if (row.kind === 'in_flight') progress.inFlight = row.n;
-    else if (row.kind === 'held') progress.held = row.n;
+    if (row.claimable > 0) progress.claimableByChannel[row.channel] = row.claimable;
+    progress.waiting += row.waiting;
+    progress.inFlight += row.in_flight;
+    progress.held += row.held;
   }
   return progress;
 }
 
+/** Nothing of the task is waiting, in flight or held. */
 export function isTaskDone(progress: TaskProgress): boolean {
-  return progress.inFlight === 0 && progress.held === 0 && Object.values(progress.waitingByChannel).every((n) => n === 0);
+  return progress.waiting === 0 && progress.inFlight === 0 && progress.held === 0;
 }
 
-/** Stream tasks (API sends) with nothing left to send or hear about become completed. */
+/** Running stream tasks (API sends) with nothing left to send or hear about become completed. */
 export async function completeFinishedStreamTasks(db: Queryable): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(
     `with done as (
        update tasks t set status = 'completed', finished_at = now()
        where t.type = '${STREAM_TASK_TYPE}' and t.status = 'in_progress'
-         and not exists (select 1 from messages m where m.task_id = t.id
-                         and m.status in ('CREATED', 'QUEUED', 'DELAYED', 'PAUSED', 'SENT', 'PENDING'))
+         and not exists (select 1 from messages m where m.task_id = t.id and m.status in (${LIVE}))
        returning t.id)
      insert into task_events (task_id, kind) select id, 'completed' from done returning task_id as id`,
   );
   return rows.map((r) => r.id);
 }
 
-/** In-progress stream tasks with send windows and rows waiting to go: the stream sweep delays
- * those whose window has closed. */
-export async function windowedStreamTasks(db: Queryable): Promise<{ id: string; timezone: string; sendWindows: { from: string; to: string }[] }[]> {
+/** Whether the stream has something to watch: a running API task, or a row handed over and
+ * waiting for its receipt or its lifetime. Only then does the stream sweep every second. */
+export async function streamHasWork(db: Queryable): Promise<boolean> {
   const { rows } = await db.query(
-    `select t.id, t.timezone, t.send_windows from tasks t
-     where t.type = '${STREAM_TASK_TYPE}' and t.status = 'in_progress' and t.send_windows <> '[]'::jsonb
-       and exists (select 1 from messages m where m.task_id = t.id and m.released and m.status = 'CREATED')`,
+    `select exists (select 1 from tasks t where t.type = '${STREAM_TASK_TYPE}' and t.status = 'in_progress')
+         or exists (select 1 from messages m where m.delivery_end_at is not null and m.status in (${LIVE})
+                    and m.status in ('QUEUED', 'SENT', 'PENDING')) as busy`,
   );
-  return rows.map((r) => ({ id: r.id, timezone: r.timezone, sendWindows: r.send_windows }));
+  return rows[0]?.busy === true;
 }

@@ -1,5 +1,8 @@
+import type { Pool } from 'pg';
+import { nextWindowOpening, type SendWindow } from '../core/send-window';
 import type { TaskStatus } from '../core/status';
 import type { Queryable } from './messages';
+import { notifyDispatchReady } from './notify';
 
 /** A line in the task's timeline (`GET /api/v1/tasks/:id/history`). */
 export async function recordTaskEvent(db: Queryable, taskId: string, kind: string, detail: Record<string, unknown> = {}): Promise<void> {
@@ -11,9 +14,11 @@ export interface TaskRow {
   name: string;
   type: string;
   status: TaskStatus;
+  /** Why the task is in its status, when that needs saying (e.g. why it failed). */
+  statusReason: string | null;
   templateId: string | null;
   timezone: string;
-  sendWindows: { from: string; to: string }[];
+  sendWindows: SendWindow[];
   startAt: Date | null;
   total: number;
   rejected: number;
@@ -25,7 +30,7 @@ export interface TaskRow {
 
 export async function getTask(db: Queryable, taskId: string): Promise<TaskRow | undefined> {
   const { rows } = await db.query(
-    `select id, name, type, status, template_id, timezone, send_windows, start_at, total, rejected, workflow_id,
+    `select id, name, type, status, status_reason, template_id, timezone, send_windows, start_at, total, rejected, workflow_id,
        created_at, started_at, finished_at from tasks where id = $1`,
     [taskId],
   );
@@ -36,6 +41,7 @@ export async function getTask(db: Queryable, taskId: string): Promise<TaskRow | 
     name: r.name,
     type: r.type,
     status: r.status,
+    statusReason: r.status_reason,
     templateId: r.template_id,
     timezone: r.timezone,
     sendWindows: r.send_windows,
@@ -50,12 +56,141 @@ export async function getTask(db: Queryable, taskId: string): Promise<TaskRow | 
 }
 
 /** Sets the task's status; `started_at`/`finished_at` are stamped the first time they apply. */
-export async function setTaskStatus(db: Queryable, taskId: string, status: TaskStatus): Promise<void> {
+export async function setTaskStatus(db: Queryable, taskId: string, status: TaskStatus, reason: string | null = null): Promise<void> {
   await db.query(
-    `update tasks set status = $2,
+    `update tasks set status = $2, status_reason = $3,
        started_at = case when $2 = 'in_progress' then coalesce(started_at, now()) else started_at end,
        finished_at = case when $2 in ('completed', 'canceled', 'failed') then coalesce(finished_at, now()) else finished_at end
      where id = $1`,
-    [taskId, status],
+    [taskId, status, reason],
   );
+}
+
+export type TaskAction = 'pause' | 'resume' | 'cancel';
+
+/** The one table of task transitions, for campaigns and API sends alike. */
+export const TASK_TRANSITIONS: Record<TaskAction, { from: readonly TaskStatus[]; to: TaskStatus }> = {
+  pause: { from: ['in_progress'], to: 'paused' },
+  resume: { from: ['paused'], to: 'in_progress' },
+  cancel: { from: ['created', 'in_progress', 'paused'], to: 'canceled' },
+};
+
+/** A refused transition: `notFound`, or the task's status does not allow the action (a 409). */
+export class TaskTransitionError extends Error {
+  constructor(
+    message: string,
+    readonly notFound = false,
+  ) {
+    super(message);
+  }
+}
+
+function refusal(action: TaskAction, status: TaskStatus): string {
+  if (TASK_TRANSITIONS[action].to === status) return `task is already ${status.replace('_', ' ')}`;
+  return `cannot ${action} a task that is ${status.replace('_', ' ')}`;
+}
+
+/**
+ * Rows not yet handed to a provider and not held by a live dispatch attempt: what a pause, cancel
+ * or failure stops. A row a dispatcher holds is handed over or returned by it within its page
+ * (db/dispatch.ts), and a returned row of a stopped task is then PAUSED or CANCELED the same way.
+ */
+const UNHELD_WAITING = `(m.status in ('CREATED', 'DELAYED', 'PAUSED')
+  or (m.status = 'QUEUED' and (m.owner is null or m.lease_until < clock_timestamp())))`;
+
+async function stopWaitingRows(db: Queryable, taskId: string, to: 'PAUSED' | 'CANCELED', description: string, includeHeld: boolean): Promise<number> {
+  const { rowCount } = await db.query(
+    `with changed as (
+       update messages m set status = $2, status_description = $3, status_at = now(), delayed_start_at = null,
+         owner = null, lease_until = null
+       where m.task_id = $1 and ${UNHELD_WAITING} and m.status <> $2 and (m.released or $4)
+       returning m.id)
+     insert into message_events (message_id, status, description, source)
+     select id, $2, $3, 'control' from changed`,
+    [taskId, to, description, includeHeld],
+  );
+  return rowCount ?? 0;
+}
+
+/**
+ * Pauses, resumes or cancels a task — the same for a campaign and for an API send. The task row
+ * is where a task's control state lives: this transaction changes it, with the rows it stops or
+ * brings back, and dispatchers read it when they claim (db/dispatch.ts), so what this answers is
+ * what happens from the moment it commits. A campaign's workflow is told afterwards, to act on it.
+ * - pause: waiting rows become PAUSED; rows already handed over stay in flight;
+ * - resume: PAUSED rows come back (DELAYED with their opening when the window is closed now);
+ * - cancel: waiting and held (optional) rows become CANCELED; rows in flight finish on their own.
+ */
+export async function controlTask(pool: Pool, taskId: string, action: TaskAction, now = new Date()): Promise<{ status: TaskStatus; type: string; workflowId: string }> {
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    const { rows } = await client.query<{ status: TaskStatus; type: string; workflow_id: string; send_windows: SendWindow[]; timezone: string }>(
+      'select status, type, workflow_id, send_windows, timezone from tasks where id = $1 for update',
+      [taskId],
+    );
+    const task = rows[0];
+    if (!task) throw new TaskTransitionError(`task ${taskId} not found`, true);
+    const { from, to } = TASK_TRANSITIONS[action];
+    if (!from.includes(task.status)) throw new TaskTransitionError(refusal(action, task.status));
+    await setTaskStatus(client, taskId, to);
+    let messages: number;
+    if (action === 'pause') {
+      messages = await stopWaitingRows(client, taskId, 'PAUSED', 'task paused', false);
+    } else if (action === 'cancel') {
+      messages = await stopWaitingRows(client, taskId, 'CANCELED', 'task canceled', true);
+    } else {
+      const opening = nextWindowOpening(now, task.send_windows, task.timezone);
+      const delayed = opening.getTime() > now.getTime();
+      const { rows: resumed } = await client.query<{ channel: string }>(
+        `with changed as (
+           update messages m set status = $2, status_description = $3, delayed_start_at = $4, status_at = now()
+           where m.task_id = $1 and m.status = 'PAUSED'
+           returning m.id, m.channel),
+         logged as (insert into message_events (message_id, status, description, source) select id, $2, $3, 'control' from changed)
+         select channel from changed`,
+        [taskId, delayed ? 'DELAYED' : 'CREATED', delayed ? 'outside the send window' : null, delayed ? opening : null],
+      );
+      messages = resumed.length;
+      if (!delayed) await notifyDispatchReady(client, resumed.map((r) => r.channel));
+    }
+    await recordTaskEvent(client, taskId, action === 'pause' ? 'paused' : action === 'resume' ? 'resumed' : 'canceled', { messages });
+    await client.query('commit');
+    return { status: to, type: task.type, workflowId: task.workflow_id };
+  } catch (error) {
+    await client.query('rollback').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * Ends a task that cannot go on (its workflow failed or is gone): `failed` with the reason, and
+ * every row not yet handed over CANCELED. Rows in flight finish on their own (the notifications
+ * stream keeps sweeping failed tasks). Returns false when the task had already ended.
+ */
+export async function failTask(pool: Pool, taskId: string, reason: string): Promise<boolean> {
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    const { rowCount } = await client.query(
+      `update tasks set status = 'failed', status_reason = $2, finished_at = coalesce(finished_at, now())
+       where id = $1 and status in ('created', 'in_progress', 'paused')`,
+      [taskId, reason],
+    );
+    if (!rowCount) {
+      await client.query('rollback');
+      return false;
+    }
+    const messages = await stopWaitingRows(client, taskId, 'CANCELED', `task failed: ${reason}`, true);
+    await recordTaskEvent(client, taskId, 'failed', { reason, messages });
+    await client.query('commit');
+    return true;
+  } catch (error) {
+    await client.query('rollback').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
 }

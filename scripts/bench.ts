@@ -12,7 +12,7 @@ import { Worker } from '@temporalio/worker';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { connectTemporalClient, startApi } from '../api/server';
-import { startTaskWorkflow } from '../api/services/task-starter';
+import { startTaskWorkflow } from '../workflows/client';
 import { SandboxProvider } from '../activities/channels/sandbox';
 import { loadConfig } from '../core/config';
 import { migrate } from '../db/orm';

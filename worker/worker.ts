@@ -1,11 +1,14 @@
-import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Client } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkerInterceptors, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { CHANNELS, channelTaskQueue, temporalConnectionOptions, type AppConfig } from '../core/config';
-import { createControlActivities, createStreamControlActivities } from '../activities/control';
+import { createControlActivities } from '../activities/control';
 import { createDispatchActivities } from '../activities/dispatch';
 import { SandboxCarrier, sandboxProviders } from '../activities/channels/sandbox';
 import type { ProviderRegistry } from '../activities/channels/types';
+import { DispatchWakeups } from '../db/notify';
+import { EngineSupervisor } from './supervisor';
 
 export interface RunningWorkers {
   /** Resolves when every worker has stopped. */
@@ -36,9 +39,10 @@ export async function connectWorker(config: AppConfig): Promise<NativeConnection
 }
 
 /**
- * Starts the orchestrator worker (task workflows, control activities) and one activity worker per
- * channel task queue, each with its own rate limit, plus the sandbox carrier that delivers the
- * sandbox provider's receipts.
+ * Starts the orchestrator worker (task and stream workflows, control activities) and one activity
+ * worker per channel task queue, each with its own rate limit; the process's LISTEN connection
+ * that wakes idle dispatchers; the supervisor that keeps the stream and every campaign's workflow
+ * running; and the sandbox carrier that delivers the sandbox provider's receipts.
  */
 export async function startWorkers(deps: {
   config: AppConfig;
@@ -46,18 +50,23 @@ export async function startWorkers(deps: {
   connection: NativeConnection;
   logger: Logger;
   providers?: ProviderRegistry;
+  /** Activity interceptors (tests inject faults with them). */
+  interceptors?: WorkerInterceptors;
 }): Promise<RunningWorkers> {
   const { config, pool, connection, logger } = deps;
   const providers = deps.providers ?? sandboxProviders(pool, config.sandbox.latencyMs);
+  const wakeups = new DispatchWakeups(config.databaseUrl);
+  await wakeups.start();
   const orchestrator = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.orchestratorTaskQueue,
     workflowBundle: await workflowBundle(),
-    activities: { ...createControlActivities({ pool, dispatchPartitions: config.dispatchPartitions }), ...createStreamControlActivities({ pool }) },
+    activities: createControlActivities({ pool, wakeups, dispatchPartitions: config.dispatchPartitions }),
     maxConcurrentActivityTaskExecutions: 20,
+    interceptors: deps.interceptors,
   });
-  const dispatch = createDispatchActivities({ pool, providers, ratePerSecond: config.channelRatePerSecond });
+  const dispatch = createDispatchActivities({ pool, providers, ratePerSecond: config.channelRatePerSecond, wakeups });
   const channelWorkers = await Promise.all(
     CHANNELS.map((channel) =>
       Worker.create({
@@ -66,8 +75,7 @@ export async function startWorkers(deps: {
         taskQueue: channelTaskQueue(channel),
         activities: dispatch,
         maxConcurrentActivityTaskExecutions: 16,
-        // Cancellation (pause, cancel) reaches an activity with its next heartbeat: send them often.
-        maxHeartbeatThrottleInterval: '1 second',
+        interceptors: deps.interceptors,
       }),
     ),
   );
@@ -75,13 +83,19 @@ export async function startWorkers(deps: {
   carrier.start();
   const workers = [orchestrator, ...channelWorkers];
   const done = Promise.all(workers.map((w) => w.run())).then(() => undefined);
+  const supervisor = new EngineSupervisor({ client: new Client({ connection, namespace: config.temporal.namespace }), pool, config, logger });
+  supervisor.start();
   logger.info({ taskQueues: [config.orchestratorTaskQueue, ...CHANNELS.map(channelTaskQueue)] }, 'workers started');
   return {
     done,
     async shutdown() {
+      await supervisor.stop();
       await carrier.stop();
+      // Long-running activities see the shutdown as a cancellation and return at once, giving
+      // back what they claimed but did not hand over.
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
       await done;
+      await wakeups.stop();
     },
   };
 }

@@ -1,7 +1,7 @@
 import {
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
-  ActivityCancellationType,
   condition,
   continueAsNew,
   isCancellation,
@@ -10,19 +10,13 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { ControlActivities } from '../activities/control';
+import type { ControlActivities, TaskSweep } from '../activities/control';
 import type { DispatchActivities } from '../activities/dispatch';
 import { channelTaskQueue, type Channel } from '../core/config';
 import { TASK_STATUS } from '../core/search-attributes';
-import { currentWindowClosing, nextWindowOpening } from '../core/send-window';
-import {
-  cancelUpdate,
-  pauseUpdate,
-  resumeUpdate,
-  statusQuery,
-  type TaskWorkflowInput,
-  type TaskWorkflowStatus,
-} from './definitions';
+import { nextWindowOpening } from '../core/send-window';
+import type { TaskStatus } from '../core/status';
+import { statusQuery, taskControlSignal, type TaskWorkflowInput, type TaskWorkflowStatus } from './definitions';
 
 const control = proxyActivities<ControlActivities>({
   startToCloseTimeout: '2 minutes',
@@ -32,185 +26,160 @@ const control = proxyActivities<ControlActivities>({
 function dispatcherFor(channel: Channel) {
   return proxyActivities<DispatchActivities>({
     taskQueue: channelTaskQueue(channel),
-    // Long-running: a page of 500 per heartbeat; a missed heartbeat means the worker died.
+    // Long-running: pages until nothing can be claimed. It heartbeats every second on a timer,
+    // so a missed heartbeat means its worker died, and the retry claims what is left.
     startToCloseTimeout: '24 hours',
     heartbeatTimeout: '10 seconds',
-    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-    retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+    retry: { initialInterval: '1 second', maximumInterval: '10 seconds' },
   });
 }
 
-/** Waits for every promise, then fails with the first failure, if any. */
-async function settleAll<T>(promises: Promise<T>[]): Promise<T[]> {
-  const results = await Promise.allSettled(promises);
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
-  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
-}
-
-/** Between sweeps while messages are in flight: 1 s while things change, backing off to 15 s while
- * nothing does (e.g. waiting out a day-long lifetime), so history grows slowly on long waits. */
+/** Between sweeps: 1 s while things change, backing off to 15 s while nothing does (e.g. waiting
+ * out a day-long lifetime), so history grows slowly on long waits. While dispatchers run, every
+ * 5 s: they do the work, the sweep only expires lifetimes and releases fallbacks meanwhile. */
 const SWEEP_INTERVAL_MS = 1000;
 const MAX_SWEEP_INTERVAL_MS = 15_000;
+const DISPATCHING_SWEEP_INTERVAL_MS = 5000;
+/** A channel with more rows than this waiting gets every dispatch partition. */
+const PARTITION_THRESHOLD = 1000;
+
+const ENDED: readonly TaskStatus[] = ['completed', 'canceled', 'failed'];
 
 /**
- * One workflow per notification task (`task-<taskId>`). The workflow holds only control state;
- * messages live in Postgres and are paged through by the dispatch activities, so history stays
- * small whatever the number of recipients.
+ * One workflow per campaign task (`task-<taskId>`). It holds no message and no control state of
+ * its own: the task row is where the task's status lives (the API changes it and signals), and
+ * each step starts by reading it through a sweep. The story of a run:
+ * begin → loop { sweep; stop when the task has ended and nothing is in flight; wait while paused;
+ * wait for the start time; wait for the window; dispatch the channels that have rows to claim;
+ * wait for receipts } → complete.
  */
 export async function taskWorkflow(input: TaskWorkflowInput): Promise<{ status: string }> {
   const { taskId } = input;
-  const state: TaskWorkflowStatus = {
-    control: input.control ?? 'running',
-    phase: 'starting',
-    waitingUntil: null,
-    sweeps: 0,
-    lastSweep: null,
-  };
-  let dispatchScope: CancellationScope | undefined;
-  let sweepIntervalMs = SWEEP_INTERVAL_MS;
-
+  const state: TaskWorkflowStatus = { status: 'in_progress', phase: 'starting', waitingUntil: null, dispatching: [], sweeps: 0, lastSweep: null };
+  let controlChanges = 0;
+  setHandler(taskControlSignal, () => void controlChanges++);
   setHandler(statusQuery, () => state);
-  setHandler(
-    pauseUpdate,
-    (_taskId: string) => {
-      state.control = 'paused';
-      dispatchScope?.cancel();
-      return { status: 'paused' };
-    },
-    {
-      validator: (_taskId: string) => {
-        if (state.control === 'canceling') throw ApplicationFailure.nonRetryable('task is canceled', 'InvalidTransition');
-        if (state.control === 'paused') throw ApplicationFailure.nonRetryable('task is already paused', 'InvalidTransition');
-      },
-    },
-  );
-  setHandler(
-    resumeUpdate,
-    (_taskId: string) => {
-      state.control = 'running';
-      return { status: 'in_progress' };
-    },
-    {
-      validator: (_taskId: string) => {
-        if (state.control === 'canceling') throw ApplicationFailure.nonRetryable('task is canceled', 'InvalidTransition');
-        if (state.control !== 'paused') throw ApplicationFailure.nonRetryable('task is not paused', 'InvalidTransition');
-      },
-    },
-  );
-  setHandler(
-    cancelUpdate,
-    (_taskId: string) => {
-      state.control = 'canceling';
-      dispatchScope?.cancel();
-      return { status: 'canceled' };
-    },
-    {
-      validator: (_taskId: string) => {
-        if (state.control === 'canceling') throw ApplicationFailure.nonRetryable('task is already canceled', 'InvalidTransition');
-      },
-    },
-  );
 
-  const plan = await control.beginTask(taskId);
-  if (!input.begun) upsertSearchAttributes([{ key: TASK_STATUS, value: 'in_progress' }]);
-  const controlChanged = (from: TaskWorkflowStatus['control']) => () => state.control !== from;
+  let searchStatus: string | undefined = input.begun ? 'in_progress' : undefined;
+  const showStatus = (status: TaskStatus) => {
+    if (status === searchStatus) return;
+    searchStatus = status;
+    upsertSearchAttributes([{ key: TASK_STATUS, value: status }]);
+  };
 
-  // `startAt`: a task scheduled for later waits on a durable timer.
-  if (plan.startAt && !input.begun) {
-    const delay = new Date(plan.startAt).getTime() - Date.now();
-    if (delay > 0) {
-      state.phase = 'waiting_for_start';
-      state.waitingUntil = plan.startAt;
-      await condition(() => state.control === 'canceling', delay);
-    }
-  }
+  const running = new Map<Channel, Promise<void>>();
+  let dispatchFailure: unknown;
+  let dispatchesEnded = 0;
+  /** Starts a channel's dispatch (its partitions) in the background. */
+  const dispatch = (channel: Channel, claimable: number, partitions: number) => {
+    const count = claimable > PARTITION_THRESHOLD ? partitions : 1;
+    const all = Array.from({ length: count }, (_, index) =>
+      dispatcherFor(channel).dispatchChannel({ taskId, channel, partition: { index, count } }),
+    );
+    running.set(
+      channel,
+      Promise.all(all).then(
+        () => undefined,
+        (error) => void (dispatchFailure ??= error),
+      ).finally(() => {
+        running.delete(channel);
+        dispatchesEnded++;
+      }),
+    );
+  };
 
-  for (;;) {
-    if (state.control === 'canceling') {
-      state.phase = 'finishing';
-      await control.finishTask(taskId, 'canceled');
-      upsertSearchAttributes([{ key: TASK_STATUS, value: 'canceled' }]);
-      return { status: 'canceled' };
-    }
-    if (state.control === 'paused') {
-      state.phase = 'paused';
-      await control.pauseTask(taskId);
-      upsertSearchAttributes([{ key: TASK_STATUS, value: 'paused' }]);
-      await condition(controlChanged('paused'));
-      // Narrowing does not see the update handler's write while we waited.
-      if ((state.control as TaskWorkflowStatus['control']) === 'running') {
-        await control.resumeTask(taskId);
-        upsertSearchAttributes([{ key: TASK_STATUS, value: 'in_progress' }]);
-      }
-      continue;
-    }
+  try {
+    const { dispatchPartitions } = await control.beginTask(taskId);
+    let interval = SWEEP_INTERVAL_MS;
+    let previous: TaskSweep | undefined;
+    for (;;) {
+      if (dispatchFailure) throw dispatchFailure;
+      const seen = { controlChanges, dispatchesEnded };
+      const sweep = await control.sweepTask(taskId);
+      state.sweeps += 1;
+      state.status = sweep.status;
+      state.lastSweep = { waiting: sweep.waiting, inFlight: sweep.inFlight, held: sweep.held, expired: sweep.expired, released: sweep.released };
+      showStatus(sweep.status);
+      interval = changed(previous, sweep) ? SWEEP_INTERVAL_MS : Math.min(MAX_SWEEP_INTERVAL_MS, interval * 2);
+      previous = sweep;
 
-    const now = new Date(Date.now());
-    const opening = nextWindowOpening(now, plan.sendWindows, plan.timezone);
-    if (opening.getTime() > now.getTime()) {
-      state.phase = 'waiting_for_window';
-      state.waitingUntil = opening.toISOString();
-      await control.waitForWindow(taskId, opening.toISOString());
-      await condition(controlChanged('running'), opening.getTime() - now.getTime());
+      const now = Date.now();
+      const live = sweep.inFlight > 0 || sweep.held > 0 || running.size > 0;
+      let wakeAt = live ? now + (running.size > 0 ? DISPATCHING_SWEEP_INTERVAL_MS : interval) : Infinity;
       state.waitingUntil = null;
-      continue;
-    }
-    const closing = currentWindowClosing(now, plan.sendWindows, plan.timezone);
 
-    const sweep = await control.sweepTask(taskId);
-    state.sweeps += 1;
-    const waitingChannels = Object.entries(sweep.waitingByChannel).filter(([, n]) => n > 0);
-    const unchanged = sweep.expired === 0 && sweep.released === 0 && sweep.canceled === 0 && sweep.inFlight === state.lastSweep?.inFlight;
-    sweepIntervalMs = unchanged ? Math.min(MAX_SWEEP_INTERVAL_MS, sweepIntervalMs * 2) : SWEEP_INTERVAL_MS;
-    state.lastSweep = {
-      inFlight: sweep.inFlight,
-      held: sweep.held,
-      waiting: waitingChannels.reduce((sum, [, n]) => sum + n, 0),
-      expired: sweep.expired,
-      released: sweep.released,
-    };
-    if (sweep.done) {
-      state.phase = 'finishing';
-      await control.finishTask(taskId, 'completed');
-      upsertSearchAttributes([{ key: TASK_STATUS, value: 'completed' }]);
-      return { status: 'completed' };
-    }
-
-    if (waitingChannels.length > 0) {
-      state.phase = 'dispatching';
-      dispatchScope = new CancellationScope();
-      try {
-        // allSettled, not all: on pause every partition must have stopped before rows are marked PAUSED.
-        await dispatchScope.run(() =>
-          settleAll(
-            waitingChannels.flatMap(([channel, waiting]) => {
-              // Small batches need no parallelism; large ones get every partition.
-              const count = waiting > 1000 ? plan.dispatchPartitions : 1;
-              return Array.from({ length: count }, (_, index) =>
-                dispatcherFor(channel as Channel).dispatchChannel({
-                  taskId,
-                  channel: channel as Channel,
-                  windowClosesAt: closing ? closing.toISOString() : undefined,
-                  partition: { index, count },
-                }),
-              );
-            }),
-          ),
-        );
-      } catch (error) {
-        // Pause and cancel stop dispatch by canceling this scope; anything else is a real failure.
-        if (!isCancellation(error)) throw error;
-      } finally {
-        dispatchScope = undefined;
+      if (ENDED.includes(sweep.status)) {
+        // Canceled or failed while rows were in flight: keep sweeping until each has its final status.
+        if (!live && sweep.waiting === 0) return { status: sweep.status };
+        state.phase = 'finishing';
+        wakeAt = now + interval;
+      } else if (sweep.done && running.size === 0) {
+        state.phase = 'finishing';
+        const final = await control.completeTask(taskId);
+        showStatus(final);
+        if (final === 'completed') return { status: final };
+        continue; // paused or canceled at that very moment: read the row again
+      } else if (sweep.status === 'paused') {
+        state.phase = 'paused';
+      } else if (sweep.startAt && new Date(sweep.startAt).getTime() > now) {
+        state.phase = 'waiting_for_start';
+        state.waitingUntil = sweep.startAt;
+        wakeAt = Math.min(wakeAt, new Date(sweep.startAt).getTime());
+      } else {
+        const opening = nextWindowOpening(new Date(now), sweep.sendWindows, sweep.timezone);
+        if (opening.getTime() > now) {
+          state.phase = 'waiting_for_window';
+          state.waitingUntil = opening.toISOString();
+          wakeAt = Math.min(wakeAt, opening.getTime());
+        } else {
+          for (const [channel, claimable] of Object.entries(sweep.claimableByChannel)) {
+            if (!running.has(channel as Channel)) dispatch(channel as Channel, claimable, dispatchPartitions);
+          }
+          // Rows waiting only for a retry time or a lapsed claim: look again soon.
+          if (sweep.waiting > 0) wakeAt = Math.min(wakeAt, now + interval);
+          state.phase = running.size > 0 ? 'dispatching' : 'waiting_for_receipts';
+          if (running.size > 0) wakeAt = Math.min(wakeAt, now + DISPATCHING_SWEEP_INTERVAL_MS);
+        }
       }
-    } else {
-      state.phase = 'waiting_for_receipts';
-      await condition(controlChanged('running'), sweepIntervalMs);
-    }
+      state.dispatching = [...running.keys()];
 
-    if (workflowInfo().continueAsNewSuggested) {
-      await continueAsNew<typeof taskWorkflow>({ taskId, control: state.control, begun: true });
+      const woken = () => controlChanges !== seen.controlChanges || dispatchesEnded !== seen.dispatchesEnded;
+      if (wakeAt === Infinity) await condition(woken);
+      else await condition(woken, Math.max(1, wakeAt - now));
+
+      if (workflowInfo().continueAsNewSuggested && running.size === 0) {
+        await continueAsNew<typeof taskWorkflow>({ taskId, begun: true });
+      }
     }
+  } catch (error) {
+    if (isCancellation(error)) {
+      // Canceled from Temporal (the UI or CLI) rather than through the API: cancel the task too.
+      await CancellationScope.nonCancellable(() => control.cancelTask(taskId));
+      throw error;
+    }
+    // Anything else is a real failure: the task must not stay in_progress forever.
+    await control.failTask(taskId, `workflow failed: ${failureMessage(error)}`);
+    upsertSearchAttributes([{ key: TASK_STATUS, value: 'failed' }]);
+    throw error;
   }
+}
+
+/** Whether a sweep saw anything happen since the last one (the sweep interval backs off if not). */
+function changed(before: TaskSweep | undefined, now: TaskSweep): boolean {
+  if (!before) return true;
+  return (
+    now.expired + now.released + now.canceled + now.returned + now.delayed > 0 ||
+    now.inFlight !== before.inFlight ||
+    now.waiting !== before.waiting ||
+    now.held !== before.held ||
+    now.status !== before.status
+  );
+}
+
+/** The innermost message of a failure chain (an activity's own error, not "Activity task failed"). */
+function failureMessage(error: unknown): string {
+  let current: unknown = error;
+  while (current instanceof ActivityFailure && current.cause) current = current.cause;
+  if (current instanceof ApplicationFailure || current instanceof Error) return current.message;
+  return String(current);
 }

@@ -27,6 +27,10 @@ export class SandboxProvider implements ChannelProvider {
     readonly channel: Channel,
     private readonly pool: Pool,
     private readonly latencyMs: number,
+    /** Off, it behaves like a provider without idempotency keys: a resubmitted send id is sent (and
+     * receipted) again — still counted in `sandbox_submissions.duplicates`, which is how tests see
+     * that the engine alone never submits a row twice. */
+    private readonly deduplicate = true,
   ) {}
 
   async submit(batch: readonly OutgoingMessage[]): Promise<SubmitResult[]> {
@@ -70,13 +74,13 @@ export class SandboxProvider implements ChannelProvider {
       [accepted.map((r) => sendIds.get(r.messageId)!), accepted.map((r) => r.messageId)],
     );
     const freshIds = new Set(fresh.map((r) => r.message_id));
-    const due = receipts.filter((r) => freshIds.has(r.messageId));
+    const due = this.deduplicate ? receipts.filter((r) => freshIds.has(r.messageId)) : receipts;
     if (due.length > 0) {
       await this.pool.query(
         `insert into sandbox_receipts (message_id, status, description, due_at)
          select id, status, description, now() + make_interval(secs => delay_ms / 1000.0)
          from unnest($1::uuid[], $2::text[], $3::text[], $4::int[]) as r(id, status, description, delay_ms)
-         on conflict do nothing`,
+         on conflict (message_id, status) do update set due_at = excluded.due_at`,
         [due.map((r) => r.messageId), due.map((r) => r.status), due.map((r) => r.description), due.map((r) => r.dueInMs)],
       );
     }
@@ -84,8 +88,8 @@ export class SandboxProvider implements ChannelProvider {
   }
 }
 
-export function sandboxProviders(pool: Pool, latencyMs: number): ProviderRegistry {
-  return Object.fromEntries(CHANNELS.map((channel) => [channel, new SandboxProvider(channel, pool, latencyMs)]));
+export function sandboxProviders(pool: Pool, latencyMs: number, options: { deduplicate?: boolean } = {}): ProviderRegistry {
+  return Object.fromEntries(CHANNELS.map((channel) => [channel, new SandboxProvider(channel, pool, latencyMs, options.deduplicate ?? true)]));
 }
 
 /** Delivers the sandbox's due receipts in batches, as a carrier's delivery reports would arrive. */

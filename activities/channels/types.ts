@@ -25,6 +25,14 @@ export interface ChannelProvider {
   /** Stored on each message (`provider` column) and used in webhook paths. */
   readonly name: string;
   readonly channel: Channel;
+  /** The most messages one `submit` call takes (default: a whole page, 500). A slow provider
+   * declares a small batch: a pause or cancel is checked between batches. */
+  readonly maxBatchSize?: number;
+  /**
+   * Hands a batch to the provider and answers for each message (a message left unanswered goes
+   * back to be claimed again). Must finish within SUBMIT_MARGIN_MS (db/dispatch.ts): time out
+   * requests well below it, answering `transient` for what did not get through.
+   */
   submit(batch: readonly OutgoingMessage[]): Promise<SubmitResult[]>;
 }
 

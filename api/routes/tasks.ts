@@ -1,19 +1,19 @@
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { z } from 'zod';
 import { TASK_STATUSES } from '../../core/status';
 import { countByStatus } from '../../db/messages';
-import { getTask } from '../../db/tasks';
-import { cancelUpdate, pauseUpdate, resumeUpdate } from '../../workflows/definitions';
+import { STREAM_TASK_TYPE } from '../../db/scope';
+import { controlTask, getTask, TaskTransitionError } from '../../db/tasks';
+import { signalTaskControl, temporalUiUrl } from '../../workflows/client';
 import type { ApiDeps } from '../deps';
 import { conflict, notFound } from '../errors';
 import { errorSchema, type ApiRegistry } from '../routing';
-import { temporalUiUrl } from '../services/task-starter';
 
 const taskSchema = z.object({
   id: z.uuid(),
   name: z.string(),
   type: z.string(),
   status: z.enum(TASK_STATUSES),
+  statusReason: z.string().nullable(),
   createdAt: z.string(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),
@@ -46,6 +46,7 @@ export function registerTaskRoutes(api: ApiRegistry, deps: ApiDeps): void {
         name: task.name,
         type: task.type,
         status: task.status,
+        statusReason: task.statusReason,
         createdAt: task.createdAt.toISOString(),
         startedAt: task.startedAt?.toISOString() ?? null,
         finishedAt: task.finishedAt?.toISOString() ?? null,
@@ -89,11 +90,11 @@ export function registerTaskRoutes(api: ApiRegistry, deps: ApiDeps): void {
   );
 
   const transitions = [
-    { action: 'pause', update: pauseUpdate, summary: 'Pause: dispatch stops within seconds; unsent messages show PAUSED' },
-    { action: 'resume', update: resumeUpdate, summary: 'Resume from the durable cursor: nobody re-sent, nobody skipped' },
-    { action: 'cancel', update: cancelUpdate, summary: 'Cancel: every message not yet sent becomes CANCELED' },
+    { action: 'pause', summary: 'Pause: no message is handed to a provider from the moment this answers; unsent messages show PAUSED' },
+    { action: 'resume', summary: 'Resume: paused messages go on (DELAYED until the window opens); nobody re-sent, nobody skipped' },
+    { action: 'cancel', summary: 'Cancel: every message not yet sent becomes CANCELED; messages in flight finish' },
   ] as const;
-  for (const { action, update, summary } of transitions) {
+  for (const { action, summary } of transitions) {
     api.route(
       {
         method: 'post',
@@ -102,24 +103,30 @@ export function registerTaskRoutes(api: ApiRegistry, deps: ApiDeps): void {
         tag: 'Tasks',
         auth: 'operator',
         responses: {
-          200: { description: 'Accepted by the task workflow', schema: z.object({ status: z.string() }) },
+          200: { description: 'Done: the task’s new status', schema: z.object({ status: z.string() }) },
           404: { description: 'Unknown task', schema: errorSchema },
           409: { description: 'Impossible in the task’s current state', schema: errorSchema },
         },
       },
-      async ({ res, params }) => {
-        const task = await loadTask(params.id);
-        if (task.status === 'completed' || task.status === 'canceled' || task.status === 'failed') {
-          throw conflict(`cannot ${action} a ${task.status} task`);
-        }
+      async ({ req, res, params }) => {
+        if (!params.id || !z.uuid().safeParse(params.id).success) throw notFound(`task ${params.id}`);
+        let changed: Awaited<ReturnType<typeof controlTask>>;
         try {
-          const result = await deps.temporal.workflow.getHandle(task.workflowId).executeUpdate(update, { args: [task.id] });
-          res.json(result);
+          changed = await controlTask(deps.pool, params.id, action);
         } catch (error) {
-          if (error instanceof WorkflowUpdateFailedError) throw conflict(`cannot ${action}: ${error.cause?.message ?? error.message}`);
-          if (error instanceof WorkflowNotFoundError) throw conflict(`cannot ${action}: the task's workflow is not running`);
+          if (error instanceof TaskTransitionError) throw error.notFound ? notFound(`task ${params.id}`) : conflict(error.message);
           throw error;
         }
+        // The task row is changed: from now on no dispatcher hands its rows over (API sends need no
+        // more than that). A campaign's workflow is told, to act on it at once.
+        if (changed.type !== STREAM_TASK_TYPE) {
+          const told = await signalTaskControl(deps.temporal, changed.workflowId).catch((error) => {
+            req.log.warn({ err: error, taskId: params.id }, 'task workflow not signalled; it reads the task row at its next sweep');
+            return true;
+          });
+          if (!told) req.log.warn({ taskId: params.id }, 'task workflow not found; the supervisor restarts or fails it');
+        }
+        res.json({ status: changed.status });
       },
     );
   }

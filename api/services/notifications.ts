@@ -6,7 +6,8 @@ import { missingVariables, renderText, type Variables } from '../../core/render'
 import { nextWindowOpening } from '../../core/send-window';
 import { messageCost, pricePerPart, smsInfo } from '../../core/sms';
 import type { TemplateRecord } from '../../db/entities';
-import { BULK_CHUNK, insertMessages, MESSAGE_INSERT_PARAMS, STREAM_TASK_TYPE, type NewMessage, type Queryable } from '../../db/messages';
+import { BULK_CHUNK, insertMessages, MESSAGE_INSERT_PARAMS, type NewMessage, type Queryable } from '../../db/messages';
+import { STREAM_TASK_TYPE } from '../../db/scope';
 import { streamWorkflowId } from '../../workflows/definitions';
 import { HttpError, unprocessable, type ErrorDetail } from '../errors';
 import type { RecipientInput, TemplateChannel } from '../schemas';

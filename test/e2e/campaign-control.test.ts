@@ -1,4 +1,4 @@
-import { startTaskWorkflow } from '../../api/services/task-starter';
+import { startTaskWorkflow } from '../../workflows/client';
 import { seedSmsCampaign } from '../../scripts/bench/seed-campaign';
 import { statusQuery } from '../../workflows/definitions';
 import { TASK_STATUS } from '../../core/search-attributes';
@@ -29,8 +29,8 @@ it('pause stops dispatch within seconds and shows PAUSED; resume continues witho
   await stack.admin().post(`/api/v1/tasks/${taskId}/pause`).expect(200, { status: 'paused' });
   const paused = await eventually(() => task(taskId), (t) => t.status === 'paused', 10_000, 100);
   expect(paused.counts.PAUSED).toBeGreaterThan(0);
-  expect((await handle.query(statusQuery)).control).toBe('paused');
-  expect((await handle.describe()).typedSearchAttributes.get(TASK_STATUS)).toBe('paused');
+  await eventually(() => handle.query(statusQuery), (s) => s.status === 'paused' && s.phase === 'paused', 5000, 100);
+  await eventually(async () => (await handle.describe()).typedSearchAttributes.get(TASK_STATUS), (s) => s === 'paused', 5000, 100);
   const atPause = await handedOver(taskId);
   await new Promise((r) => setTimeout(r, 1500));
   expect(await handedOver(taskId)).toBe(atPause);

@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { webhookSignature } from '../../api/routes/webhooks';
-import { startTaskWorkflow } from '../../api/services/task-starter';
+import { startTaskWorkflow } from '../../workflows/client';
 import { TASK_STATUS } from '../../core/search-attributes';
 import { seedSmsCampaign } from '../../scripts/bench/seed-campaign';
 import { streamWorkflowId } from '../../workflows/definitions';

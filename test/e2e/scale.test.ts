@@ -1,4 +1,4 @@
-import { startTaskWorkflow } from '../../api/services/task-starter';
+import { startTaskWorkflow } from '../../workflows/client';
 import { seedSmsCampaign } from '../../scripts/bench/seed-campaign';
 import { eventually, startStack, type TestStack } from '../support/harness';
 

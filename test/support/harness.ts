@@ -6,12 +6,14 @@ import { createApp } from '../../api/app';
 import { createApiKey, ensureBootstrapKey } from '../../api/auth';
 import type { ApiDeps } from '../../api/deps';
 import { connectTemporalClient } from '../../api/server';
-import { ensureStreamWorkflow } from '../../api/services/task-starter';
+import { streamWorkflowId } from '../../workflows/definitions';
+import type { ProviderRegistry } from '../../activities/channels/types';
+import type { Pool } from 'pg';
 import { loadConfig, type AppConfig } from '../../core/config';
 import { openOrm } from '../../db/orm';
 import { createPool } from '../../db/pool';
 import { connectWorker, startWorkers, type RunningWorkers } from '../../worker/worker';
-import type { NativeConnection } from '@temporalio/worker';
+import type { NativeConnection, WorkerInterceptors } from '@temporalio/worker';
 
 export const ADMIN_KEY = 'test-admin-key';
 
@@ -22,6 +24,9 @@ export interface TestStack {
   /** supertest with the admin key. */
   admin: () => ReturnType<typeof authed>;
   operatorKey: string;
+  /** Stops the workers as Ctrl-C does (graceful shutdown), and starts them again. */
+  stopWorkers(): Promise<void>;
+  startWorkers(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -38,7 +43,17 @@ function authed(app: Express, key: string) {
 
 /** The API (in process, through supertest) against the test database and dev server; with
  * `worker: true` also the real workers, each test file on task queues of its own. */
-export async function startStack(options: { worker?: boolean; env?: Record<string, string>; logger?: Logger } = {}): Promise<TestStack> {
+export interface StackOptions {
+  worker?: boolean;
+  env?: Record<string, string>;
+  logger?: Logger;
+  /** Channel providers of the workers (default: the sandbox on every channel). */
+  providers?: (pool: Pool) => ProviderRegistry;
+  /** Worker interceptors, to inject faults into activities. */
+  interceptors?: WorkerInterceptors;
+}
+
+export async function startStack(options: StackOptions = {}): Promise<TestStack> {
   const suffix = randomUUID().slice(0, 8);
   const config = loadConfig({
     ...process.env,
@@ -57,19 +72,25 @@ export async function startStack(options: { worker?: boolean; env?: Record<strin
   const deps: ApiDeps = { config, pool, orm, temporal, logger };
   const { app } = createApp(deps);
   const operator = await createApiKey(pool, `operator ${suffix}`, 'operator');
-  const streamId = await ensureStreamWorkflow(temporal, config);
+  const streamId = streamWorkflowId(config.orchestratorTaskQueue);
   let workers: RunningWorkers | undefined;
   let connection: NativeConnection | undefined;
-  if (options.worker) {
-    connection = await connectWorker(config);
-    workers = await startWorkers({ config, pool, connection, logger });
-  }
+  const start = async () => {
+    connection ??= await connectWorker(config);
+    workers = await startWorkers({ config, pool, connection, logger, providers: options.providers?.(pool), interceptors: options.interceptors });
+  };
+  if (options.worker) await start();
   return {
     app,
     deps,
     config,
     admin: () => authed(app, ADMIN_KEY),
     operatorKey: operator.key,
+    async stopWorkers() {
+      await workers?.shutdown();
+      workers = undefined;
+    },
+    startWorkers: start,
     async close() {
       await workers?.shutdown();
       await temporal.workflow.getHandle(streamId).terminate('test finished').catch(() => undefined);

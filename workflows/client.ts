@@ -1,7 +1,10 @@
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import type { AppConfig } from '../../core/config';
-import { TASK_ID, TASK_NAME, TASK_STATUS, TEMPLATE_ID } from '../../core/search-attributes';
-import { streamWorkflowId, taskWorkflowId } from '../../workflows/definitions';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { AppConfig } from '../core/config';
+import { TASK_ID, TASK_NAME, TASK_STATUS, TEMPLATE_ID } from '../core/search-attributes';
+import { streamWorkflowId, taskControlSignal, taskWorkflowId, type StreamWorkflowInput } from './definitions';
+
+/** Starting and messaging the workflows from outside (the API, the worker's supervisor, scripts).
+ * Never imported by workflow code. */
 
 /** Starts a task's workflow (`task-<id>`) with its search attributes. Starting twice is harmless:
  * the workflow id is the task's, so a repeat finds the run already there. */
@@ -29,6 +32,18 @@ export async function startTaskWorkflow(
   return workflowId;
 }
 
+/** Tells a campaign's workflow that its task row changed (paused, resumed, canceled). False when
+ * the workflow is not there (the supervisor restarts or fails such tasks). */
+export async function signalTaskControl(client: Client, workflowId: string): Promise<boolean> {
+  try {
+    await client.workflow.getHandle(workflowId).signal(taskControlSignal);
+    return true;
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) return false;
+    throw error;
+  }
+}
+
 export function temporalUiUrl(config: AppConfig, workflowId: string): string {
   return `${config.temporal.uiUrl}/namespaces/${encodeURIComponent(config.temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
 }
@@ -36,10 +51,11 @@ export function temporalUiUrl(config: AppConfig, workflowId: string): string {
 /** Makes sure the notifications stream runs (started if absent, left alone if running). */
 export async function ensureStreamWorkflow(client: Client, config: AppConfig): Promise<string> {
   const workflowId = streamWorkflowId(config.orchestratorTaskQueue);
+  const input: StreamWorkflowInput = { roundMs: config.streamRoundMs };
   await client.workflow.start('notificationStreamWorkflow', {
     workflowId,
     taskQueue: config.orchestratorTaskQueue,
-    args: [],
+    args: [input],
     workflowIdConflictPolicy: 'USE_EXISTING',
   });
   return workflowId;

@@ -1,0 +1,24 @@
+/**
+ * Which tasks a dispatcher or a sweep works on. A campaign's workflow works on its own task; the
+ * notifications stream works on every API send (tasks of type `api`) — and its sweep also on
+ * canceled or failed campaigns, whose workflow may be gone while rows they handed over are still
+ * waiting for a receipt or the end of their lifetime.
+ */
+export type TaskScope = { taskId: string } | { stream: true };
+
+/** Task type of API sends (`POST /api/v1/notifications`), dispatched by the notifications stream. */
+export const STREAM_TASK_TYPE = 'api';
+
+/**
+ * SQL condition on `<alias>.task_id` for a sweep's scope. The stream's condition is a per-row
+ * lookup of the row's task (never a list of tasks), so its cost follows the rows looked at.
+ * `param` is the placeholder number the task id takes in the task scope.
+ */
+export function sweepScopeCondition(scope: TaskScope, alias: string, param: number): { sql: string; params: unknown[] } {
+  if ('taskId' in scope) return { sql: `${alias}.task_id = $${param}`, params: [scope.taskId] };
+  return {
+    sql: `exists (select 1 from tasks st where st.id = ${alias}.task_id
+                  and (st.type = '${STREAM_TASK_TYPE}' or st.status in ('canceled', 'failed')))`,
+    params: [],
+  };
+}
