@@ -1,10 +1,10 @@
 import fs from 'node:fs';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { dropDatabase } from '../../scripts/services/postgres';
+import type { RunningTemporalServer } from '../../scripts/services/temporal-server';
 
 export default async function globalTeardown(): Promise<void> {
   const g = globalThis as Record<string, any>;
-  await (g.__temporal as TestWorkflowEnvironment | undefined)?.teardown();
+  await (g.__temporal as RunningTemporalServer | undefined)?.teardown();
   const db = g.__testDatabase as { baseUrl: string; databaseName: string; originalUrl?: string } | undefined;
   if (db) {
     await dropDatabase(db.baseUrl, db.databaseName).catch(() => undefined);
