@@ -10,7 +10,7 @@ export const DEFAULT_STREAM_ROUND_MS = 5 * 60_000;
  * started at all, e.g. while its worker is down). */
 const ROUND_GRACE_MS = 30_000;
 /** How long the round's end waits for pieces still running before the next round starts anyway. */
-const ROUND_END_WAIT_MS = 3000;
+const ROUND_END_WAIT_MS = 1000;
 
 /**
  * The notifications stream (`notifications-stream`): API sends are written to Postgres as tasks of

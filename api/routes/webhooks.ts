@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { applyStatusChanges } from '../../db/messages';
+import { applyProviderReceipts } from '../../db/messages';
 import type { ApiDeps } from '../deps';
 import { HttpError } from '../errors';
 import { errorSchema, type ApiRegistry } from '../routing';
@@ -18,7 +18,8 @@ const receiptSchema = z.object({
 const webhookBody = z.object({ receipts: z.array(receiptSchema).min(1).max(10_000) });
 
 /** Delivery receipts from HTTP providers are written to Postgres here, never signalled to
- * workflows (a run accepts at most 10,000 signals); the task's sweep picks them up. */
+ * workflows (a run accepts at most 10,000 signals). A receipt for a provider id not known yet is
+ * parked and applied when the id appears (db/messages.ts#applyProviderReceipts). */
 export function registerWebhookRoutes(api: ApiRegistry, deps: ApiDeps): void {
   api.route(
     {
@@ -29,7 +30,10 @@ export function registerWebhookRoutes(api: ApiRegistry, deps: ApiDeps): void {
       auth: 'public',
       body: webhookBody,
       responses: {
-        200: { description: 'Recorded (unknown messages are logged and acknowledged)', schema: z.object({ applied: z.number(), unknown: z.number() }) },
+        200: {
+          description: 'Recorded. Receipts for provider ids not known yet (`unknown`) are kept and applied when the id appears',
+          schema: z.object({ applied: z.number(), unknown: z.number() }),
+        },
         401: { description: 'Bad signature', schema: errorSchema },
       },
     },
@@ -39,20 +43,15 @@ export function registerWebhookRoutes(api: ApiRegistry, deps: ApiDeps): void {
       const given = Buffer.from(req.get('x-signature') ?? '');
       const expected = Buffer.from(webhookSignature(deps.config.webhookSecret, (req as { rawBody?: Buffer }).rawBody ?? ''));
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new HttpError(401, 'bad_signature', 'webhook signature does not match');
-      const { rows } = await deps.pool.query<{ id: string; provider_message_id: string }>(
-        'select id, provider_message_id from messages where provider = $1 and provider_message_id = any($2::text[]) and channel = $3',
-        [params.provider, body.receipts.map((r) => r.providerMessageId), channel.data],
-      );
-      const idByRef = new Map(rows.map((r) => [r.provider_message_id, r.id]));
-      const known = body.receipts.filter((r) => idByRef.has(r.providerMessageId));
-      const unknown = body.receipts.length - known.length;
-      if (unknown > 0) req.log.warn({ provider: params.provider, unknown }, 'receipts for unknown messages acknowledged');
-      const results = await applyStatusChanges(
-        deps.pool,
-        known.map((r) => ({ messageId: idByRef.get(r.providerMessageId)!, status: r.status, description: r.description ?? null })),
-        `webhook:${params.provider}`,
-      );
-      res.json({ applied: results.filter((r) => r.applied).length, unknown });
+      const { applied, parked } = await applyProviderReceipts(deps.pool, {
+        channel: channel.data,
+        provider: params.provider!,
+        receipts: body.receipts,
+        source: `webhook:${params.provider}`,
+      });
+      // A receipt may overtake the answer that tells us the provider's id: kept until it appears.
+      if (parked > 0) req.log.warn({ provider: params.provider, parked }, 'receipts for message ids not known yet: parked until they are');
+      res.json({ applied, unknown: parked });
     },
   );
 }

@@ -8,7 +8,8 @@ export interface SeededCampaign {
 }
 
 /**
- * Creates a task of `recipients` SMS messages to sandbox numbers ending in 0 (delivered), generated
+ * Creates a task of `recipients` SMS messages to sandbox numbers ending in `lastDigit` (default 0:
+ * delivered; see API.md, "Sandbox numbers"), generated
  * inside PostgreSQL (generate_series) so the campaign itself, not the seeding, is what gets measured.
  */
 export async function seedSmsCampaign(
@@ -21,6 +22,8 @@ export async function seedSmsCampaign(
     name?: string;
     sendWindows?: { from: string; to: string }[];
     timezone?: string;
+    startAt?: Date;
+    lastDigit?: number;
   },
 ): Promise<SeededCampaign> {
   const taskId = randomUUID();
@@ -28,8 +31,8 @@ export async function seedSmsCampaign(
   try {
     await client.query('begin');
     await client.query(
-      `insert into tasks (id, name, type, status, template_id, timezone, send_windows, total, workflow_id)
-       values ($1, $2, 'sms', 'created', $3, $6, $7, $4, $5)`,
+      `insert into tasks (id, name, type, status, template_id, timezone, send_windows, total, workflow_id, start_at)
+       values ($1, $2, 'sms', 'created', $3, $6, $7, $4, $5, $8)`,
       [
         taskId,
         options.name ?? `campaign of ${options.recipients}`,
@@ -38,6 +41,7 @@ export async function seedSmsCampaign(
         taskWorkflowId(taskId),
         options.timezone ?? 'UTC',
         JSON.stringify(options.sendWindows ?? []),
+        options.startAt ?? null,
       ],
     );
     await client.query(
@@ -45,11 +49,11 @@ export async function seedSmsCampaign(
          insert into messages (id, task_id, group_id, send_id, seq, channel, channel_index, optional, released, status,
            sender, recipient, text, parts, cost, lifetime_seconds)
          select gen_random_uuid(), $1::uuid, gen_random_uuid(), $1::text || ':' || g || ':sms', g, 'sms', 0, false, true, 'CREATED',
-           $2, '+7999' || lpad(g::text, 6, '0') || '0', 'Your order is ready', 1, 0.05, $3
+           $2, '+7999' || lpad(g::text, 6, '0') || $5::text, 'Your order is ready', 1, 0.05, $3
          from generate_series(1, $4::int) g
          returning id)
        insert into message_events (message_id, status, source) select id, 'CREATED', 'seed' from inserted`,
-      [taskId, options.sender ?? 'ACME', options.lifetimeSeconds ?? 3600, options.recipients],
+      [taskId, options.sender ?? 'ACME', options.lifetimeSeconds ?? 3600, options.recipients, options.lastDigit ?? 0],
     );
     await client.query('commit');
   } catch (error) {
