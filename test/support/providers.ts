@@ -56,28 +56,33 @@ export class ThrottlingProvider extends ProviderAround {
   }
 }
 
-/** Holds its answers back until `release()`: the carrier got the message, but we have not heard yet. */
+/** Holds its answers back while armed: the carrier got the message, but we have not heard yet.
+ * Answers with its own provider ids, `gated-<send id>`, known to the test in advance. */
 export class GatedProvider extends ProviderAround {
   override readonly name = 'gated';
-  private gate!: Promise<void>;
-  private open!: () => void;
-  /** Resolves when a batch reaches the provider. */
-  readonly reached: Promise<readonly OutgoingMessage[]>;
-  private reach!: (batch: readonly OutgoingMessage[]) => void;
-  constructor(inner: ChannelProvider) {
-    super(inner);
-    this.gate = new Promise((resolve) => (this.open = resolve));
-    this.reached = new Promise((resolve) => (this.reach = resolve));
-  }
+  private gate?: { reached: (batch: readonly OutgoingMessage[]) => void; opened: Promise<void> };
+
   static providerMessageId(sendId: string): string {
     return `gated-${sendId}`;
   }
-  release(): void {
-    this.open();
+
+  /** Holds the next batch: `reached` resolves when it arrives, `release()` lets its answers go. */
+  arm(): { reached: Promise<readonly OutgoingMessage[]>; release: () => void } {
+    let release!: () => void;
+    let reached!: (batch: readonly OutgoingMessage[]) => void;
+    const arrived = new Promise<readonly OutgoingMessage[]>((resolve) => (reached = resolve));
+    const opened = new Promise<void>((resolve) => (release = resolve));
+    this.gate = { reached, opened };
+    return { reached: arrived, release };
   }
+
   async submit(batch: readonly OutgoingMessage[]): Promise<SubmitResult[]> {
-    this.reach(batch);
-    await this.gate;
+    const gate = this.gate;
+    this.gate = undefined;
+    if (gate) {
+      gate.reached(batch);
+      await gate.opened;
+    }
     const results = await this.inner.submit(batch);
     const sendIds = new Map(batch.map((m) => [m.messageId, m.sendId]));
     return results.map((r) => (r.outcome === 'accepted' ? { ...r, providerMessageId: GatedProvider.providerMessageId(sendIds.get(r.messageId)!) } : r));
