@@ -22,7 +22,7 @@ export interface TaskSweep extends TaskProgress, SweepCounts {
 /** How often the stream sweeps while it has work (lifetimes, fallbacks, windows, completion). */
 export const STREAM_SWEEP_MS = 500;
 /** With nothing to watch, the stream sweeps when new sends are announced, or this often. */
-export const STREAM_IDLE_SWEEP_MS = 5000;
+export const STREAM_IDLE_SWEEP_MS = 15_000;
 
 /** Activities on the orchestrator's task queue: task bookkeeping and the sweeps. */
 export function createControlActivities(deps: { pool: Pool; wakeups?: DispatchWakeups; dispatchPartitions: number }) {

@@ -24,9 +24,10 @@ export interface DispatchResult {
 }
 
 export const DISPATCH_PAGE_SIZE = 500;
-/** An idle stream dispatcher looks for work this often even without a notification (the safety
- * net for rows that become due by time alone: a retry's not-before, a window opening, a lease). */
-export const STREAM_IDLE_POLL_MS = 1000;
+/** An idle stream dispatcher looks for work this often even without a notification: the safety
+ * net for rows that become due by time alone (a window opening, a lapsed lease, a retry another
+ * process scheduled). Its own retries it wakes up for on time. */
+export const STREAM_IDLE_POLL_MS = 5000;
 /** A provider's "try later" without a Retry-After waits 250 ms, doubling per attempt, up to this. */
 const MAX_RETRY_DELAY_MS = 30_000;
 /** Between two of a page's batches, the page's tasks are checked for a pause or cancel at most
@@ -59,8 +60,9 @@ export function createDispatchActivities(deps: {
     if (rate && rate > 0) limiters.set(channel as Channel, new RateLimiter(rate));
   }
 
-  /** Records a batch's answers: accepted → SENT, refused → ERROR, "try later" → back with a not-before time. */
-  async function recordAnswers(provider: ChannelProvider, owner: string, batch: readonly ClaimedMessage[], results: SubmitResult[]): Promise<void> {
+  /** Records a batch's answers: accepted → SENT, refused → ERROR, "try later" → back with a
+   * not-before time. Returns the earliest retry time (local ms), if any. */
+  async function recordAnswers(provider: ChannelProvider, owner: string, batch: readonly ClaimedMessage[], results: SubmitResult[]): Promise<number | undefined> {
     const source = `provider:${provider.name}`;
     const changes: StatusChange[] = [];
     const retries: { messageId: string; reason: string; delayMs: number }[] = [];
@@ -74,6 +76,7 @@ export function createDispatchActivities(deps: {
     await retryLater(pool, owner, retries, source);
     const answered = new Set(results.map((r) => r.messageId));
     await returnClaims(pool, owner, batch.filter((m) => !answered.has(m.id)).map((m) => m.id));
+    return retries.length > 0 ? Date.now() + Math.min(...retries.map((r) => r.delayMs)) : undefined;
   }
 
   /** Ids of the tasks among `taskIds` that are no longer running (paused, canceled, failed). */
@@ -87,8 +90,13 @@ export function createDispatchActivities(deps: {
    * once the attempt is stopped, once its lease runs short, or — checked between batches — once
    * the row's task has been paused or canceled; what is left goes back (db/dispatch.ts#returnClaims).
    */
-  async function handOver(page: ClaimedPage, channel: Channel, owner: string, signal: AbortSignal): Promise<{ accepted: number; rejected: number }> {
-    const counts = { accepted: 0, rejected: 0 };
+  async function handOver(
+    page: ClaimedPage,
+    channel: Channel,
+    owner: string,
+    signal: AbortSignal,
+  ): Promise<{ accepted: number; rejected: number; retryAt?: number }> {
+    const counts: { accepted: number; rejected: number; retryAt?: number } = { accepted: 0, rejected: 0 };
     const provider = deps.providers[channel];
     if (!provider) {
       await applyStatusChanges(
@@ -126,7 +134,8 @@ export function createDispatchActivities(deps: {
         deliveryEndAt: m.deliveryEndAt,
       }));
       const results = await provider.submit(outgoing);
-      await recordAnswers(provider, owner, batch, results);
+      const retryAt = await recordAnswers(provider, owner, batch, results);
+      if (retryAt !== undefined) counts.retryAt = Math.min(counts.retryAt ?? Infinity, retryAt);
       counts.accepted += results.filter((r) => r.outcome === 'accepted').length;
       counts.rejected += results.filter((r) => r.outcome === 'rejected').length;
     }
@@ -141,7 +150,7 @@ export function createDispatchActivities(deps: {
     owner: string,
     signal: AbortSignal,
     options: { partition?: { index: number; count: number }; rotation?: ClaimRotation } = {},
-  ): Promise<{ claimed: number; accepted: number; rejected: number; windowClosed: boolean }> {
+  ): Promise<{ claimed: number; accepted: number; rejected: number; windowClosed: boolean; retryAt?: number }> {
     const limiter = limiters.get(channel);
     // With a rate limit, claim no more than a tenth of a second's worth: claimed rows start their
     // lifetime, so they should not wait long for tokens.
@@ -193,12 +202,15 @@ export function createDispatchActivities(deps: {
       const rotation: ClaimRotation = { after: null };
       const stopHeartbeat = keepHeartbeating();
       let submitted = 0;
+      let retryAt = Infinity;
       try {
         while (Date.now() < until && !ctx.cancellationSignal.aborted) {
           const page = await dispatchPage({ stream: true }, input.channel, owner, ctx.cancellationSignal, { rotation });
           submitted += page.accepted;
+          if (page.retryAt !== undefined) retryAt = Math.min(retryAt, page.retryAt);
           if (page.claimed > 0) continue;
-          const idle = Math.min(STREAM_IDLE_POLL_MS, until - Date.now());
+          if (retryAt <= Date.now()) retryAt = Infinity;
+          const idle = Math.max(0, Math.min(STREAM_IDLE_POLL_MS, until - Date.now(), retryAt + 20 - Date.now()));
           if (deps.wakeups) await deps.wakeups.wait(input.channel, idle, ctx.cancellationSignal);
           else await sleep(idle, ctx.cancellationSignal);
         }

@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 
-/** How often long-running activities report that they are alive. */
-const HEARTBEAT_EVERY_MS = 1000;
+/** How often long-running activities report that they are alive (their heartbeat timeout is 10 s). */
+const HEARTBEAT_EVERY_MS = 3000;
 
 /**
  * Heartbeats on a timer for as long as the activity runs, whatever it is waiting on: a statement

@@ -1,5 +1,5 @@
 import { Client } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkerInterceptors, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, makeTelemetryFilterString, type WorkerInterceptors, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { CHANNELS, channelTaskQueue, temporalConnectionOptions, type AppConfig } from '../core/config';
@@ -30,7 +30,12 @@ export function installWorkerRuntime(level: string): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   const sdkLevel = level === 'debug' || level === 'trace' ? 'DEBUG' : 'ERROR';
-  Runtime.install({ logger: new DefaultLogger(sdkLevel) });
+  // The SDK's native core logs its warnings straight to stderr (e.g. a shutdown RPC cut short as the
+  // connection closes on Ctrl-C): route them through the same logger and level.
+  Runtime.install({
+    logger: new DefaultLogger(sdkLevel),
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: sdkLevel }), forward: {} } },
+  });
 }
 
 export async function connectWorker(config: AppConfig): Promise<NativeConnection> {
@@ -75,6 +80,10 @@ export async function startWorkers(deps: {
         taskQueue: channelTaskQueue(channel),
         activities: dispatch,
         maxConcurrentActivityTaskExecutions: 16,
+        // A channel runs a few long-lived activities (the stream's dispatcher, a campaign's
+        // partitions), not a stream of short ones: two pollers pick them up, and an idle worker
+        // costs the Temporal server less than the default five.
+        maxConcurrentActivityTaskPolls: 2,
         interceptors: deps.interceptors,
       }),
     ),

@@ -48,9 +48,19 @@ export function temporalUiUrl(config: AppConfig, workflowId: string): string {
   return `${config.temporal.uiUrl}/namespaces/${encodeURIComponent(config.temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
 }
 
-/** Makes sure the notifications stream runs (started if absent, left alone if running). */
+/** Makes sure the notifications stream runs (started if absent, left alone if running). A
+ * describe first: reading is cheaper for the server than a start that finds the run there. */
 export async function ensureStreamWorkflow(client: Client, config: AppConfig): Promise<string> {
   const workflowId = streamWorkflowId(config.orchestratorTaskQueue);
+  const running = await client.workflow
+    .getHandle(workflowId)
+    .describe()
+    .then((d) => d.status.name === 'RUNNING')
+    .catch((error) => {
+      if (error instanceof WorkflowNotFoundError) return false;
+      throw error;
+    });
+  if (running) return workflowId;
   const input: StreamWorkflowInput = { roundMs: config.streamRoundMs };
   await client.workflow.start('notificationStreamWorkflow', {
     workflowId,

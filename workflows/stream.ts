@@ -37,8 +37,11 @@ export async function notificationStreamWorkflow(input: StreamWorkflowInput = {}
       taskQueue,
       startToCloseTimeout: budgetMs,
       scheduleToCloseTimeout: budgetMs,
-      // The activities heartbeat every second on a timer, so only a dead worker misses this.
-      heartbeatTimeout: '10 seconds',
+      // The activities heartbeat on a timer, so only a dead worker misses this. Each heartbeat the
+      // SDK forwards (every 0.8 × this) is a write for the Temporal server: 20 s keeps an idle
+      // installation cheap, and is how long a killed worker's pieces wait to be started again (a
+      // stopped worker's pieces end at once and start again as soon as a worker polls).
+      heartbeatTimeout: '20 seconds',
       retry: { initialInterval: '1 second', maximumInterval: '5 seconds' },
     };
   };

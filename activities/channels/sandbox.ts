@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { Pool } from 'pg';
 import { CHANNELS, type Channel } from '../../core/config';
 import type { MessageStatus } from '../../core/status';
@@ -83,6 +84,7 @@ export class SandboxProvider implements ChannelProvider {
          on conflict (message_id, status) do update set due_at = excluded.due_at`,
         [due.map((r) => r.messageId), due.map((r) => r.status), due.map((r) => r.description), due.map((r) => r.dueInMs)],
       );
+      receiptsScheduled.emit('scheduled');
     }
     return results;
   }
@@ -92,31 +94,60 @@ export function sandboxProviders(pool: Pool, latencyMs: number, options: { dedup
   return Object.fromEntries(CHANNELS.map((channel) => [channel, new SandboxProvider(channel, pool, latencyMs, options.deduplicate ?? true)]));
 }
 
-/** Delivers the sandbox's due receipts in batches, as a carrier's delivery reports would arrive. */
+/** Receipts were scheduled in this process: its carrier looks at the next due time at once. */
+const receiptsScheduled = new EventEmitter();
+receiptsScheduled.setMaxListeners(0);
+
+/** With nothing due soon, the carrier looks again this often (receipts scheduled by another process). */
+const CARRIER_IDLE_MS = 2000;
+
+/** Delivers the sandbox's due receipts in batches, as a carrier's delivery reports would arrive. It
+ * sleeps until the next receipt falls due, so an idle carrier costs a query a second. */
 export class SandboxCarrier {
-  private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private stopped = false;
+  private wake?: () => void;
 
   constructor(
     private readonly pool: Pool,
-    private readonly pollMs = 50,
     private readonly batchSize = 5000,
   ) {}
 
   start(): void {
-    const tick = async () => {
-      if (this.stopped) return;
-      try {
-        while (!this.stopped && (await this.deliverDue()) === this.batchSize) {
-          // a full batch: more are due, keep going without waiting
+    const onScheduled = () => this.wake?.();
+    receiptsScheduled.on('scheduled', onScheduled);
+    this.running = (async () => {
+      while (!this.stopped) {
+        let waitMs = CARRIER_IDLE_MS;
+        try {
+          while (!this.stopped && (await this.deliverDue()) === this.batchSize) {
+            // a full batch: more are due, keep going without waiting
+          }
+          waitMs = await this.untilNextDue();
+        } catch {
+          // Postgres briefly unavailable: the receipts stay in the table and go out on a later pass.
         }
-      } catch {
-        // Postgres briefly unavailable: the receipts stay in the table and go out on a later tick.
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, waitMs);
+          function done() {
+            clearTimeout(timer);
+            resolve();
+          }
+          this.wake = done;
+        });
+        this.wake = undefined;
       }
-      if (!this.stopped) this.timer = setTimeout(() => (this.running = tick()), this.pollMs);
-    };
-    this.running = tick();
+      receiptsScheduled.off('scheduled', onScheduled);
+    })();
+  }
+
+  /** Milliseconds until the next receipt falls due (at most CARRIER_IDLE_MS). */
+  private async untilNextDue(): Promise<number> {
+    const { rows } = await this.pool.query<{ ms: number | null }>(
+      'select extract(epoch from (min(due_at) - clock_timestamp())) * 1000 as ms from sandbox_receipts',
+    );
+    const ms = rows[0]?.ms;
+    return ms === null || ms === undefined ? CARRIER_IDLE_MS : Math.max(0, Math.min(CARRIER_IDLE_MS, Math.ceil(ms)));
   }
 
   /** Takes due receipts and applies them in one transaction: none lost, none applied twice. */
@@ -151,7 +182,7 @@ export class SandboxCarrier {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.wake?.();
     await this.running;
   }
 }
