@@ -205,11 +205,11 @@ export function createDispatchActivities(deps: {
       let retryAt = Infinity;
       try {
         while (Date.now() < until && !ctx.cancellationSignal.aborted) {
+          if (retryAt <= Date.now()) retryAt = Infinity; // due: this claim takes those rows
           const page = await dispatchPage({ stream: true }, input.channel, owner, ctx.cancellationSignal, { rotation });
           submitted += page.accepted;
           if (page.retryAt !== undefined) retryAt = Math.min(retryAt, page.retryAt);
           if (page.claimed > 0) continue;
-          if (retryAt <= Date.now()) retryAt = Infinity;
           const idle = Math.max(0, Math.min(STREAM_IDLE_POLL_MS, until - Date.now(), retryAt + 20 - Date.now()));
           if (deps.wakeups) await deps.wakeups.wait(input.channel, idle, ctx.cancellationSignal);
           else await sleep(idle, ctx.cancellationSignal);

@@ -1,4 +1,5 @@
 import type { Request, RequestHandler, Response, Router } from 'express';
+import type { EntityManager, EntityName, FilterQuery, QueryOrderMap } from '@mikro-orm/core';
 import { z } from 'zod';
 import { requireRole, type Role } from './auth';
 import { badRequest, zodDetails, type ErrorDetail } from './errors';
@@ -174,6 +175,19 @@ export const paginationQuery = {
   page: z.coerce.number().int().min(1).default(1),
   pageSize: z.coerce.number().int().min(1).max(500).default(50),
 };
+
+/** One page of records for a `?page=&pageSize=` list, in the list shape of API.md ("Lists"). */
+export async function listPage<T extends object>(
+  em: EntityManager,
+  entity: EntityName<T>,
+  where: FilterQuery<T>,
+  orderBy: QueryOrderMap<T>,
+  query: { page: number; pageSize: number },
+  present: (record: T) => unknown,
+) {
+  const [records, total] = await em.findAndCount(entity, where, { orderBy, limit: query.pageSize, offset: (query.page - 1) * query.pageSize });
+  return { items: records.map(present), total, page: query.page, pageSize: query.pageSize };
+}
 
 export function listResponse<T extends z.ZodType>(item: T) {
   return z.object({ items: z.array(item), total: z.number().int(), page: z.number().int(), pageSize: z.number().int() });

@@ -91,7 +91,8 @@ export async function startWorkers(deps: {
   const carrier = new SandboxCarrier(pool);
   carrier.start();
   const workers = [orchestrator, ...channelWorkers];
-  const done = Promise.all(workers.map((w) => w.run())).then(() => undefined);
+  const runs = new Map(workers.map((w) => [w, w.run()]));
+  const done = Promise.all(runs.values()).then(() => undefined);
   const supervisor = new EngineSupervisor({ client: new Client({ connection, namespace: config.temporal.namespace }), pool, config, logger });
   supervisor.start();
   logger.info({ taskQueues: [config.orchestratorTaskQueue, ...CHANNELS.map(channelTaskQueue)] }, 'workers started');
@@ -101,8 +102,16 @@ export async function startWorkers(deps: {
       await supervisor.stop();
       await carrier.stop();
       // Long-running activities see the shutdown as a cancellation and return at once, giving
-      // back what they claimed but did not hand over.
-      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      // back what they claimed but did not hand over. Channel workers stop first, while the
+      // orchestrator still runs the workflows: they schedule the next dispatch attempts at once, so
+      // the next start picks them up at once (a workflow task left for a stopped worker would
+      // wait out its sticky queue's timeout first).
+      const stop = async (some: Worker[]) => {
+        for (const w of some) if (w.getState() === 'RUNNING') w.shutdown();
+        await Promise.all(some.map((w) => runs.get(w)));
+      };
+      await stop(channelWorkers);
+      await stop([orchestrator]);
       await done;
       await wakeups.stop();
     },

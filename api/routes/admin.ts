@@ -7,7 +7,7 @@ import { ApiKeySchema, ChannelSettingSchema, SenderSchema, type ApiKey, type Sen
 import { createApiKey, type ApiKeyAuthenticator } from '../auth';
 import type { ApiDeps } from '../deps';
 import { conflict, notFound } from '../errors';
-import { errorSchema, listResponse, paginationQuery, type ApiRegistry } from '../routing';
+import { errorSchema, listPage, listResponse, paginationQuery, type ApiRegistry } from '../routing';
 import { channelSchema, closedObject } from '../schemas';
 
 const senderStatusSchema = z.enum(['pending', 'approved', 'rejected']);
@@ -91,12 +91,7 @@ export function registerAdminRoutes(api: ApiRegistry, deps: ApiDeps, apiKeys: Ap
       },
     },
     async ({ res, query }) => {
-      const [keys, total] = await deps.orm.em.fork().findAndCount(ApiKeySchema, {}, {
-        orderBy: { createdAt: 'asc', id: 'asc' },
-        limit: query.pageSize,
-        offset: (query.page - 1) * query.pageSize,
-      });
-      res.json({ items: keys.map(presentApiKey), total, page: query.page, pageSize: query.pageSize });
+      res.json(await listPage(deps.orm.em.fork(), ApiKeySchema, {}, { createdAt: 'asc', id: 'asc' }, query, presentApiKey));
     },
   );
 
@@ -215,12 +210,7 @@ export function registerAdminRoutes(api: ApiRegistry, deps: ApiDeps, apiKeys: Ap
       const where: Record<string, string> = {};
       if (query.channel) where.channel = query.channel;
       if (query.status) where.status = query.status;
-      const [senders, total] = await deps.orm.em.fork().findAndCount(SenderSchema, where, {
-        orderBy: { createdAt: 'asc', id: 'asc' },
-        limit: query.pageSize,
-        offset: (query.page - 1) * query.pageSize,
-      });
-      res.json({ items: senders.map(presentSender), total, page: query.page, pageSize: query.pageSize });
+      res.json(await listPage(deps.orm.em.fork(), SenderSchema, where, { createdAt: 'asc', id: 'asc' }, query, presentSender));
     },
   );
 

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { TemplateSchema } from '../../db/entities';
 import type { ApiDeps } from '../deps';
 import { conflict, notFound } from '../errors';
-import { errorSchema, listResponse, paginationQuery, type ApiRegistry } from '../routing';
+import { errorSchema, listPage, listResponse, paginationQuery, type ApiRegistry } from '../routing';
 import { templateInputSchema, templatePreviewResponse, templatePreviewSchema, templateSchema } from '../schemas';
 import { createTemplate, presentTemplate, previewTemplate, updateTemplate } from '../services/templates';
 
@@ -56,12 +56,7 @@ export function registerTemplateRoutes(api: ApiRegistry, deps: ApiDeps): void {
         const byName = { name: { $ilike: `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%` } };
         where = isUuid(search) ? { id: search.toLowerCase() } : byName;
       }
-      const [items, total] = await em.findAndCount(TemplateSchema, where, {
-        orderBy: { createdAt: 'desc', id: 'asc' },
-        limit: query.pageSize,
-        offset: (query.page - 1) * query.pageSize,
-      });
-      res.json({ items: items.map(presentTemplate), total, page: query.page, pageSize: query.pageSize });
+      res.json(await listPage(em, TemplateSchema, where, { createdAt: 'desc', id: 'asc' }, query, presentTemplate));
     },
   );
 

@@ -1,10 +1,8 @@
-import request from 'supertest';
-import { webhookSignature } from '../../api/routes/webhooks';
 import { startTaskWorkflow } from '../../workflows/client';
 import { TASK_STATUS } from '../../core/search-attributes';
 import { seedSmsCampaign } from '../../scripts/bench/seed-campaign';
 import { streamWorkflowId } from '../../workflows/definitions';
-import { eventually, smsTemplate, startStack, type TestStack } from '../support/harness';
+import { eventually, smsTemplate, startStack, type TestStack, postWebhook } from '../support/harness';
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -74,10 +72,8 @@ describe('one notification through the real stack', () => {
     const messageId = sent.body.messages[0].id;
     const accepted = await eventually(async () => (await stack.admin().get(`/api/v1/messages/${messageId}`)).body, (m) => m.status === 'SENT');
     const body = JSON.stringify({ receipts: [{ providerMessageId: accepted.providerMessageId, status: 'DELIVERED', description: 'carrier: delivered' }, { providerMessageId: 'nope', status: 'DELIVERED' }] });
-    const post = (signature: string) =>
-      request(stack.app).post('/webhooks/sms/sandbox').set('Content-Type', 'application/json').set('X-Signature', signature).send(body);
-    await post('sha256=0000').expect(401);
-    expect((await post(webhookSignature(stack.config.webhookSecret, body)).expect(200)).body).toEqual({ applied: 1, unknown: 1 });
+    await postWebhook(stack, '/webhooks/sms/sandbox', body, 'sha256=0000').expect(401);
+    expect((await postWebhook(stack, '/webhooks/sms/sandbox', body).expect(200)).body).toEqual({ applied: 1, unknown: 1 });
     const message = (await stack.admin().get(`/api/v1/messages/${messageId}`).expect(200)).body;
     expect(message.status).toBe('DELIVERED');
     expect(message.events.at(-1)).toMatchObject({ status: 'DELIVERED', description: 'carrier: delivered', source: 'webhook:sandbox' });

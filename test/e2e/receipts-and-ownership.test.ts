@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import request from 'supertest';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createDispatchActivities } from '../../activities/dispatch';
-import { webhookSignature } from '../../api/routes/webhooks';
 import { claimForDispatch } from '../../db/dispatch';
 import { seedSmsCampaign } from '../../scripts/bench/seed-campaign';
-import { approvedSender, eventually, smsTemplate, startStack, type TestStack } from '../support/harness';
+import { approvedSender, eventually, smsTemplate, startStack, type TestStack, postWebhook } from '../support/harness';
 import { GatedProvider, sandboxWith, ThrottlingProvider } from '../support/providers';
 
 /**
@@ -52,12 +50,7 @@ describe('receipts are never dropped', () => {
     await gate.reached;
     const providerMessageId = GatedProvider.providerMessageId(await sendIdOf(id));
     const body = JSON.stringify({ receipts: [{ providerMessageId, status: 'DELIVERED', description: 'carrier: delivered' }] });
-    const answer = await request(stack.app)
-      .post('/webhooks/sms/gated')
-      .set('Content-Type', 'application/json')
-      .set('X-Signature', webhookSignature(stack.config.webhookSecret, body))
-      .send(body)
-      .expect(200);
+    const answer = await postWebhook(stack, '/webhooks/sms/gated', body).expect(200);
     expect(answer.body).toEqual({ applied: 0, unknown: 1 });
     expect((await message(id)).status).toBe('QUEUED');
 

@@ -5,6 +5,7 @@ import type { Express } from 'express';
 import { createApp } from '../../api/app';
 import { createApiKey, ensureBootstrapKey } from '../../api/auth';
 import type { ApiDeps } from '../../api/deps';
+import { webhookSignature } from '../../api/routes/webhooks';
 import { connectTemporalClient } from '../../api/server';
 import { streamWorkflowId } from '../../workflows/definitions';
 import type { ProviderRegistry } from '../../activities/channels/types';
@@ -100,6 +101,12 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
       await pool.end();
     },
   };
+}
+
+/** A provider webhook as the provider sends it: the exact body, signed with the webhook secret
+ * (or with `signature` when given, e.g. a wrong one). */
+export function postWebhook(stack: TestStack, path: string, body: string, signature = webhookSignature(stack.config.webhookSecret, body)) {
+  return request(stack.app).post(path).set('Content-Type', 'application/json').set('X-Signature', signature).send(body);
 }
 
 export function as(stack: TestStack, key: string) {
