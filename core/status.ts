@@ -21,10 +21,6 @@ export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
 /** Statuses after which the message will not be (re)sent on its channel. */
 export const FINAL_STATUSES: readonly MessageStatus[] = ['DELIVERED', 'READ', 'UNDELIVERED', 'ERROR', 'CANCELED', 'SKIPPED'];
-/** Not yet handed to a provider: these can still be paused, delayed or canceled. */
-export const WAITING_STATUSES: readonly MessageStatus[] = ['CREATED', 'QUEUED', 'DELAYED', 'PAUSED'];
-/** Handed to a provider, its final answer not yet known. */
-export const IN_FLIGHT_STATUSES: readonly MessageStatus[] = ['SENT', 'PENDING'];
 /** What a dispatcher may claim: waiting rows that are not paused (a QUEUED row only when no live
  * dispatch attempt owns it; see db/messages.ts#claimForDispatch). */
 export const CLAIMABLE_STATUSES: readonly MessageStatus[] = ['CREATED', 'DELAYED', 'QUEUED'];

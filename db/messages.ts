@@ -41,7 +41,7 @@ export function sqlList(statuses: readonly MessageStatus[]): string {
   return statuses.map((s) => `'${s}'`).join(', ');
 }
 
-export function chunks<T>(items: readonly T[], size = BULK_CHUNK): T[][] {
+function chunks<T>(items: readonly T[], size = BULK_CHUNK): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;

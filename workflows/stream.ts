@@ -5,7 +5,7 @@ import { CHANNELS, channelTaskQueue } from '../core/config';
 import { streamStatusQuery, type StreamWorkflowInput, type StreamWorkflowStatus } from './definitions';
 
 /** Default length of a round: how long the stream's activities run before it continues as new. */
-export const DEFAULT_STREAM_ROUND_MS = 5 * 60_000;
+const DEFAULT_STREAM_ROUND_MS = 5 * 60_000;
 /** Past the round's end, how long a piece may still take to notice it (its activity may not have
  * started at all, e.g. while its worker is down). */
 const ROUND_GRACE_MS = 30_000;
