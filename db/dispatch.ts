@@ -58,8 +58,9 @@ export interface ClaimRotation {
   after: string | null;
 }
 
-/** Tasks a stream claim looks at, at most: each gets an equal share of the page. */
-const STREAM_TASKS_PER_CLAIM = 64;
+/** Tasks a stream claim looks at, at most: each gets an equal share of the page (as many as a
+ * page has rows, so a burst of single-recipient sends still goes out a full page at a time). */
+const STREAM_TASKS_PER_CLAIM = 500;
 
 /** Running, started tasks of the scope that have claimable rows on the channel. */
 async function runningTasks(db: Queryable, scope: TaskScope, channel: string, rotation?: ClaimRotation): Promise<RunningTask[]> {

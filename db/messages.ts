@@ -281,19 +281,21 @@ const PARKED_RECEIPT_DAYS = 3;
  * right after a SENT); without, every parked receipt (the sweep: their number stays small).
  */
 export async function applyParkedReceipts(db: Queryable, references?: readonly StatusChange[]): Promise<number> {
-  const params: unknown[] = [];
-  let only = '';
-  if (references) {
-    params.push(references.map((r) => r.provider), references.map((r) => r.providerMessageId));
-    only = 'and (p.provider, p.provider_message_id) in (select * from unnest($1::text[], $2::text[]))';
-  }
+  // With references, the statement starts from them (the hot path: usually nothing is parked).
   const { rows } = await db.query<{ message_id: string; status: MessageStatus; description: string | null; source: string }>(
-    `with taken as (
-       delete from parked_receipts p using messages m
-       where m.provider = p.provider and m.provider_message_id = p.provider_message_id and m.channel = p.channel ${only}
-       returning p.id, m.id as message_id, p.status, p.description, p.source)
-     select message_id, status, description, source from taken order by id`,
-    params,
+    references
+      ? `with refs as (select * from unnest($1::text[], $2::text[], $3::uuid[]) as r(provider, ref, message_id)),
+         taken as (
+           delete from parked_receipts p using refs r, messages m
+           where p.provider = r.provider and p.provider_message_id = r.ref and m.id = r.message_id and m.channel = p.channel
+           returning p.id, r.message_id, p.status, p.description, p.source)
+         select message_id, status, description, source from taken order by id`
+      : `with taken as (
+           delete from parked_receipts p using messages m
+           where m.provider = p.provider and m.provider_message_id = p.provider_message_id and m.channel = p.channel
+           returning p.id, m.id as message_id, p.status, p.description, p.source)
+         select message_id, status, description, source from taken order by id`,
+    references ? [references.map((r) => r.provider), references.map((r) => r.providerMessageId), references.map((r) => r.messageId)] : [],
   );
   if (!references) await db.query(`delete from parked_receipts where received_at < now() - interval '${PARKED_RECEIPT_DAYS} days'`);
   const bySource = new Map<string, StatusChange[]>();
