@@ -10,6 +10,7 @@ import { ApiRegistry, rejectNulCharacters } from './routing';
 import { registerAdminRoutes } from './routes/admin';
 import { registerMessageRoutes } from './routes/messages';
 import { registerNotificationRoutes } from './routes/notifications';
+import { registerTaskFileRoutes } from './routes/task-files';
 import { registerTaskRoutes } from './routes/tasks';
 import { registerTemplateRoutes } from './routes/templates';
 import { registerWebhookRoutes } from './routes/webhooks';
@@ -96,6 +97,7 @@ export function createApp(deps: ApiDeps): { app: Express; registry: ApiRegistry 
   registerNotificationRoutes(api, deps);
   registerMessageRoutes(api, deps);
   registerTaskRoutes(api, deps);
+  registerTaskFileRoutes(api, deps);
 
   const document = () => {
     const doc = api.openApiDocument({
