@@ -6,6 +6,8 @@ import { HttpError } from './errors';
 export type Role = 'admin' | 'operator';
 export interface Principal {
   apiKeyId: string;
+  /** The key's name, for the timelines that say who did what. */
+  keyName: string;
   role: Role;
 }
 
@@ -102,8 +104,8 @@ export class ApiKeyAuthenticator {
     const hash = hashApiKey(match[1]!);
     let entry = this.cache.get(hash);
     if (!entry || entry.until < Date.now()) {
-      const { rows } = await this.pool.query('select id, role from api_keys where key_hash = $1 and revoked_at is null', [hash]);
-      entry = { principal: rows[0] ? { apiKeyId: rows[0].id, role: rows[0].role } : null, until: Date.now() + API_KEY_CACHE_TTL_MS };
+      const { rows } = await this.pool.query('select id, name, role from api_keys where key_hash = $1 and revoked_at is null', [hash]);
+      entry = { principal: rows[0] ? { apiKeyId: rows[0].id, keyName: rows[0].name, role: rows[0].role } : null, until: Date.now() + API_KEY_CACHE_TTL_MS };
       this.cache.set(hash, entry);
     }
     if (!entry.principal) throw new HttpError(401, 'unauthorized', 'invalid or revoked API key');

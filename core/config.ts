@@ -39,6 +39,8 @@ export interface AppConfig {
   streamRoundMs: number;
   /** How often each worker checks that the stream runs and that every running campaign has its workflow. */
   superviseEveryMs: number;
+  /** The largest task file accepted (bytes); larger uploads get 413. */
+  taskUploadMaxBytes: number;
   /** Price per SMS part / per message, per channel and optionally per country (PRICE_TABLE JSON). */
   priceTable: PriceTable;
   /** ISO country whose national format is assumed for phones written without + (optional). */
@@ -99,6 +101,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     dispatchPartitions: Math.max(1, Math.min(32, intFromEnv(env, 'DISPATCH_PARTITIONS', 4))),
     streamRoundMs: Math.max(5, intFromEnv(env, 'STREAM_ROUND_SECONDS', 300)) * 1000,
     superviseEveryMs: Math.max(1, intFromEnv(env, 'SUPERVISE_SECONDS', 10)) * 1000,
+    taskUploadMaxBytes: Math.max(1, intFromEnv(env, 'TASK_UPLOAD_MAX_MB', 100)) * 1024 * 1024,
     defaultPhoneCountry: env.DEFAULT_PHONE_COUNTRY || undefined,
     priceTable: env.PRICE_TABLE ? parsePriceTable(env.PRICE_TABLE) : DEFAULT_PRICE_TABLE,
   };

@@ -1,6 +1,7 @@
 import { isWithinSendWindow, type SendWindow } from '../core/send-window';
 import { CLAIMABLE_STATUSES } from '../core/status';
-import { sqlList, type Queryable } from './messages';
+import type { Queryable } from './messages';
+import { sqlList } from './sql';
 import { notifyDispatchReady } from './notify';
 import { STREAM_TASK_TYPE, type TaskScope } from './scope';
 

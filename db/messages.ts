@@ -35,12 +35,6 @@ export interface NewMessage {
   delayedStartAt?: Date | null;
 }
 
-/** The statuses as an SQL list literal (`'A', 'B'`): partial indexes are only used when a query's
- * condition names the same literals as the index. */
-export function sqlList(statuses: readonly MessageStatus[]): string {
-  return statuses.map((s) => `'${s}'`).join(', ');
-}
-
 function chunks<T>(items: readonly T[], size = BULK_CHUNK): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
@@ -308,10 +302,8 @@ export async function applyParkedReceipts(db: Queryable, references?: readonly S
   return rows.length;
 }
 
+/** Per-status message counts of a task, from the counters the message triggers keep. */
 export async function countByStatus(db: Queryable, taskId: string): Promise<Partial<Record<MessageStatus, number>>> {
-  const { rows } = await db.query<{ status: MessageStatus; n: number }>(
-    'select status, count(*)::int as n from messages where task_id = $1 group by status',
-    [taskId],
-  );
+  const { rows } = await db.query<{ status: MessageStatus; n: number }>('select status, n from task_counts where task_id = $1 and n > 0', [taskId]);
   return Object.fromEntries(rows.map((r) => [r.status, r.n]));
 }

@@ -10,5 +10,7 @@ export function createPool(databaseUrl: string, max = 10): Pool {
   const pool = new Pool({ connectionString: databaseUrl, max, idleTimeoutMillis: 30_000 });
   // A dropped idle connection must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
+  // Nor one dropped while checked out between two statements (its next query fails instead).
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }

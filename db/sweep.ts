@@ -1,7 +1,8 @@
 import { nextWindowOpening, type SendWindow } from '../core/send-window';
 import { CLAIMABLE_STATUSES } from '../core/status';
 import { returnLapsedClaims } from './dispatch';
-import { sqlList, type Queryable } from './messages';
+import type { Queryable } from './messages';
+import { sqlList } from './sql';
 import { notifyDispatchReady } from './notify';
 import { STREAM_TASK_TYPE, sweepScopeCondition, type TaskScope } from './scope';
 import { recordTaskEvent } from './tasks';

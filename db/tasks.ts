@@ -3,6 +3,7 @@ import { nextWindowOpening, type SendWindow } from '../core/send-window';
 import type { TaskStatus } from '../core/status';
 import type { Queryable } from './messages';
 import { notifyDispatchReady } from './notify';
+import { containsPattern } from './sql';
 
 /** A line in the task's timeline (`GET /api/v1/tasks/:id/history`). */
 export async function recordTaskEvent(db: Queryable, taskId: string, kind: string, detail: Record<string, unknown> = {}): Promise<void> {
@@ -14,6 +15,8 @@ export interface TaskRow {
   name: string;
   type: string;
   status: TaskStatus;
+  fileName: string | null;
+  duplicates: number;
   /** Why the task is in its status, when that needs saying (e.g. why it failed). */
   statusReason: string | null;
   templateId: string | null;
@@ -30,12 +33,16 @@ export interface TaskRow {
 
 export async function getTask(db: Queryable, taskId: string): Promise<TaskRow | undefined> {
   const { rows } = await db.query(
-    `select id, name, type, status, status_reason, template_id, timezone, send_windows, start_at, total, rejected, workflow_id,
-       created_at, started_at, finished_at from tasks where id = $1`,
+    `select ${TASK_COLUMNS} from tasks where id = $1 and deleted_at is null`,
     [taskId],
   );
-  const r = rows[0];
-  if (!r) return undefined;
+  return rows[0] ? taskFromRow(rows[0]) : undefined;
+}
+
+const TASK_COLUMNS = `id, name, type, status, status_reason, template_id, timezone, send_windows, start_at, total, rejected, duplicates,
+  file_name, workflow_id, created_at, started_at, finished_at`;
+
+function taskFromRow(r: any): TaskRow {
   return {
     id: r.id,
     name: r.name,
@@ -48,6 +55,8 @@ export async function getTask(db: Queryable, taskId: string): Promise<TaskRow | 
     startAt: r.start_at,
     total: r.total,
     rejected: r.rejected,
+    duplicates: r.duplicates,
+    fileName: r.file_name,
     workflowId: r.workflow_id,
     createdAt: r.created_at,
     startedAt: r.started_at,
@@ -64,6 +73,70 @@ export async function setTaskStatus(db: Queryable, taskId: string, status: TaskS
      where id = $1`,
     [taskId, status, reason],
   );
+}
+
+/** Task list categories (API.md): `completed` is every task that has ended. */
+export const TASK_CATEGORIES = { created: ['created'], in_progress: ['in_progress'], paused: ['paused'], completed: ['completed', 'canceled', 'failed'] } as const;
+export type TaskCategory = keyof typeof TASK_CATEGORIES;
+
+/** One page of tasks, newest first, with their per-status counts. */
+export async function listTasks(
+  db: Queryable,
+  filter: { name?: string; createdFrom?: Date; createdTo?: Date; category?: TaskCategory; type?: string; page: number; pageSize: number },
+): Promise<{ items: (TaskRow & { counts: Record<string, number> })[]; total: number }> {
+  const where = ['deleted_at is null'];
+  const params: unknown[] = [];
+  const param = (value: unknown) => `$${params.push(value)}`;
+  if (filter.name) where.push(`name ilike ${param(containsPattern(filter.name))}`);
+  if (filter.createdFrom) where.push(`created_at >= ${param(filter.createdFrom)}`);
+  if (filter.createdTo) where.push(`created_at <= ${param(filter.createdTo)}`);
+  if (filter.category) where.push(`status = any(${param(TASK_CATEGORIES[filter.category])})`);
+  if (filter.type) where.push(`type = ${param(filter.type)}`);
+  const condition = where.join(' and ');
+  const { rows: count } = await db.query(`select count(*)::int as n from tasks where ${condition}`, params);
+  const { rows } = await db.query(
+    `select ${TASK_COLUMNS} from tasks where ${condition} order by created_at desc, id
+     limit ${param(filter.pageSize)} offset ${param((filter.page - 1) * filter.pageSize)}`,
+    params,
+  );
+  const counts = await countsByTask(db, rows.map((r) => r.id));
+  return { items: rows.map((r) => ({ ...taskFromRow(r), counts: counts.get(r.id) ?? {} })), total: count[0].n };
+}
+
+/** Per-status message counts of tasks, from the counters the message triggers keep. */
+export async function countsByTask(db: Queryable, taskIds: readonly string[]): Promise<Map<string, Record<string, number>>> {
+  const { rows } = await db.query<{ task_id: string; status: string; n: number }>(
+    'select task_id, status, n from task_counts where task_id = any($1::uuid[]) and n > 0',
+    [taskIds],
+  );
+  const counts = new Map<string, Record<string, number>>();
+  for (const r of rows) (counts.get(r.task_id) ?? counts.set(r.task_id, {}).get(r.task_id)!)[r.status] = r.n;
+  return counts;
+}
+
+/** Who did something to a task, as its timeline names them. */
+export interface Actor {
+  apiKeyId: string;
+  name: string;
+}
+
+/**
+ * Starts a `created` campaign: `in_progress` from this moment (its workflow waits for `startAt`,
+ * if any, and for its window). The caller starts the workflow; if that fails, the supervisor does.
+ */
+export async function startTask(db: Queryable, taskId: string, by?: Actor): Promise<{ workflowId: string; name: string; templateId: string | null }> {
+  const { rows } = await db.query(
+    `update tasks set status = 'in_progress', started_at = coalesce(started_at, now())
+     where id = $1 and status = 'created' and deleted_at is null returning workflow_id, name, template_id`,
+    [taskId],
+  );
+  if (!rows[0]) {
+    const task = await getTask(db, taskId);
+    if (!task) throw new TaskTransitionError(`task ${taskId} not found`, true);
+    throw new TaskTransitionError(task.status === 'in_progress' ? 'task is already in progress' : `cannot start a task that is ${task.status.replace('_', ' ')}`);
+  }
+  await recordTaskEvent(db, taskId, 'started', by ? { by } : {});
+  return { workflowId: rows[0].workflow_id, name: rows[0].name, templateId: rows[0].template_id };
 }
 
 export type TaskAction = 'pause' | 'resume' | 'cancel';
@@ -121,12 +194,18 @@ async function stopWaitingRows(db: Queryable, taskId: string, to: 'PAUSED' | 'CA
  * - resume: PAUSED rows come back (DELAYED with their opening when the window is closed now);
  * - cancel: waiting and held (optional) rows become CANCELED; rows in flight finish on their own.
  */
-export async function controlTask(pool: Pool, taskId: string, action: TaskAction, now = new Date()): Promise<{ status: TaskStatus; type: string; workflowId: string }> {
+export async function controlTask(
+  pool: Pool,
+  taskId: string,
+  action: TaskAction,
+  options: { by?: Actor; now?: Date } = {},
+): Promise<{ status: TaskStatus; type: string; workflowId: string }> {
+  const now = options.now ?? new Date();
   const client = await pool.connect();
   try {
     await client.query('begin');
     const { rows } = await client.query<{ status: TaskStatus; type: string; workflow_id: string; send_windows: SendWindow[]; timezone: string }>(
-      'select status, type, workflow_id, send_windows, timezone from tasks where id = $1 for update',
+      'select status, type, workflow_id, send_windows, timezone from tasks where id = $1 and deleted_at is null for update',
       [taskId],
     );
     const task = rows[0];
@@ -154,7 +233,10 @@ export async function controlTask(pool: Pool, taskId: string, action: TaskAction
       messages = resumed.length;
       if (!delayed) await notifyDispatchReady(client, resumed.map((r) => r.channel));
     }
-    await recordTaskEvent(client, taskId, action === 'pause' ? 'paused' : action === 'resume' ? 'resumed' : 'canceled', { messages });
+    await recordTaskEvent(client, taskId, action === 'pause' ? 'paused' : action === 'resume' ? 'resumed' : 'canceled', {
+      messages,
+      ...(options.by ? { by: options.by } : {}),
+    });
     await client.query('commit');
     return { status: to, type: task.type, workflowId: task.workflow_id };
   } catch (error) {

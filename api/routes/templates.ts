@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TemplateSchema } from '../../db/entities';
+import { containsPattern } from '../../db/sql';
 import type { ApiDeps } from '../deps';
 import { conflict, notFound } from '../errors';
 import { errorSchema, listPage, listResponse, paginationQuery, type ApiRegistry } from '../routing';
@@ -53,7 +54,7 @@ export function registerTemplateRoutes(api: ApiRegistry, deps: ApiDeps): void {
       if (search) {
         // A full id finds that template; otherwise a part of the name, case-insensitive, with
         // `%`, `_` and `\` taken literally (not as LIKE wildcards).
-        const byName = { name: { $ilike: `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%` } };
+        const byName = { name: { $ilike: containsPattern(search) } };
         where = isUuid(search) ? { id: search.toLowerCase() } : byName;
       }
       res.json(await listPage(em, TemplateSchema, where, { createdAt: 'desc', id: 'asc' }, query, presentTemplate));

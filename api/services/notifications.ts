@@ -65,32 +65,102 @@ export function renderChannel(channel: TemplateChannel, vars: Variables): Render
   }
 }
 
+/** A problem with one recipient, named by its field (`phone`, `email`, `pushToken`, `variables`). */
+export interface RecipientProblem {
+  field: 'phone' | 'email' | 'pushToken' | 'variables';
+  message: string;
+}
+
 interface ResolvedRecipient {
   address?: string;
   country?: string;
-  error?: ErrorDetail;
+  problem?: RecipientProblem;
 }
 
-/** The recipient's address on a channel: E.164 phone, e-mail or push token. */
-function addressFor(channel: Channel, recipient: RecipientInput, index: number, defaultCountry?: string): ResolvedRecipient {
-  const path = (field: string) => `recipients.${index}.${field}`;
+/** A recipient as a send or a file row gives it; a chat file row names the chat itself. */
+export type PlannedRecipient = RecipientInput & { chatId?: string };
+
+/** The recipient's address on a channel: E.164 phone, e-mail, push token or chat id. */
+function addressFor(channel: Channel, recipient: PlannedRecipient, defaultCountry?: string): ResolvedRecipient {
   if (channel === 'email') {
-    if (!recipient.email) return { error: { path: path('email'), message: 'an email address is needed for the email channel' } };
-    if (!isValidEmail(recipient.email)) return { error: { path: path('email'), message: `"${recipient.email}" is not a valid email address` } };
+    if (!recipient.email) return { problem: { field: 'email', message: 'an email address is needed for the email channel' } };
+    if (!isValidEmail(recipient.email)) return { problem: { field: 'email', message: `"${recipient.email}" is not a valid email address` } };
     return { address: recipient.email.toLowerCase() };
   }
   if (channel === 'push') {
-    if (!recipient.pushToken) return { error: { path: path('pushToken'), message: 'a push token is needed for the push channel' } };
+    if (!recipient.pushToken) return { problem: { field: 'pushToken', message: 'a push token is needed for the push channel' } };
     return { address: recipient.pushToken };
   }
+  if (channel === 'chat' && recipient.chatId) return { address: recipient.chatId };
   if (channel === 'chat' && !recipient.phone) {
-    if (!recipient.externalId) return { error: { path: path('phone'), message: 'a phone or externalId is needed for the chat channel' } };
+    if (!recipient.externalId) return { problem: { field: 'phone', message: 'a phone or externalId is needed for the chat channel' } };
     return { address: recipient.externalId };
   }
-  if (!recipient.phone) return { error: { path: path('phone'), message: `a phone number is needed for the ${channel} channel` } };
+  if (!recipient.phone) return { problem: { field: 'phone', message: `a phone number is needed for the ${channel} channel` } };
   const phone = normalizePhone(recipient.phone, defaultCountry);
-  if (!phone) return { error: { path: path('phone'), message: `"${recipient.phone}" is not a valid phone number` } };
+  if (!phone) return { problem: { field: 'phone', message: `"${recipient.phone}" is not a valid phone number` } };
   return { address: phone.e164, country: phone.country };
+}
+
+/** What a recipient is sent: a template's channels (or a file row's own), with its values. */
+export interface RecipientPlan {
+  taskId: string;
+  /** The recipient's place in its task (1-based): part of each message's send id. */
+  seq: number;
+  channels: readonly TemplateChannel[];
+  template: { id: string | null; name: string | null; variables: readonly string[] };
+  recipient: PlannedRecipient;
+  variables: Variables;
+  /** When the messages are created outside the send window: DELAYED until this opening. */
+  delayedUntil?: Date | null;
+}
+
+/**
+ * The message rows of one recipient, one per channel (the same for API sends and file rows), or
+ * what is wrong with the recipient. A fallback channel the recipient has no address for is simply
+ * not offered.
+ */
+export function planRecipient(plan: RecipientPlan, config: AppConfig): { rows: NewMessage[]; problems: RecipientProblem[] } {
+  const problems: RecipientProblem[] = [];
+  const missing = missingVariables(plan.template.variables, plan.variables);
+  if (missing.length > 0) problems.push({ field: 'variables', message: `missing values for: ${missing.join(', ')}` });
+  const groupId = randomUUID();
+  const rows: NewMessage[] = [];
+  plan.channels.forEach((channel, channelIndex) => {
+    const resolved = addressFor(channel.channel, plan.recipient, config.defaultPhoneCountry);
+    if (resolved.problem) {
+      if (channel.mandatory || channelIndex === 0) problems.push(resolved.problem);
+      return;
+    }
+    const rendered = renderChannel(channel, plan.variables);
+    const price = pricePerPart(config.priceTable, channel.channel, resolved.country);
+    const delayed = channel.mandatory && plan.delayedUntil ? plan.delayedUntil : null;
+    rows.push({
+      id: randomUUID(),
+      taskId: plan.taskId,
+      groupId,
+      sendId: `${plan.taskId}:${plan.seq}:${channel.channel}`,
+      seq: plan.seq,
+      channel: channel.channel,
+      channelIndex,
+      optional: !channel.mandatory,
+      status: delayed ? 'DELAYED' : 'CREATED',
+      statusDescription: channel.mandatory ? (delayed ? 'outside the send window' : null) : 'Created, but optional',
+      delayedStartAt: delayed,
+      sender: messageSender(channel),
+      recipient: resolved.address!,
+      externalId: plan.recipient.externalId ?? null,
+      text: rendered.text,
+      payload: rendered.payload,
+      variables: Object.keys(plan.variables).length > 0 ? plan.variables : null,
+      templateId: plan.template.id,
+      templateName: plan.template.name,
+      parts: rendered.parts,
+      cost: messageCost(rendered.parts, price),
+      lifetimeSeconds: channel.lifetimeMinutes * 60,
+    });
+  });
+  return { rows, problems };
 }
 
 export interface SendRequest {
@@ -108,54 +178,25 @@ export interface SendResponse {
 
 /** Builds every message row of a send (one per recipient per channel) or throws 422 with every problem. */
 export function planMessages(req: SendRequest, taskId: string, config: AppConfig, now = new Date()): NewMessage[] {
-  const channels = req.template.channels as unknown as TemplateChannel[];
   // Outside the template's send window, messages are created DELAYED until it opens.
   const opening = nextWindowOpening(now, req.template.sendWindows, req.template.timezone);
-  const delayed = opening.getTime() > now.getTime();
   const details: ErrorDetail[] = [];
   const rows: NewMessage[] = [];
   req.recipients.forEach((recipient, index) => {
-    const vars: Variables = { ...req.variables, ...recipient.variables };
-    const missing = missingVariables(req.template.variables, vars);
-    if (missing.length > 0) {
-      details.push({ path: `recipients.${index}.variables`, message: `missing values for: ${missing.join(', ')}` });
-    }
-    const groupId = randomUUID();
-    const seq = index + 1;
-    channels.forEach((channel, channelIndex) => {
-      const resolved = addressFor(channel.channel, recipient, index, config.defaultPhoneCountry);
-      if (resolved.error) {
-        // A fallback channel the recipient has no address for is simply not offered.
-        if (channel.mandatory || channelIndex === 0) details.push(resolved.error);
-        return;
-      }
-      const rendered = renderChannel(channel, vars);
-      const price = pricePerPart(config.priceTable, channel.channel, resolved.country);
-      rows.push({
-        id: randomUUID(),
+    const planned = planRecipient(
+      {
         taskId,
-        groupId,
-        sendId: `${taskId}:${seq}:${channel.channel}`,
-        seq,
-        channel: channel.channel,
-        channelIndex,
-        optional: !channel.mandatory,
-        status: channel.mandatory && delayed ? 'DELAYED' : 'CREATED',
-        statusDescription: channel.mandatory ? (delayed ? 'outside the send window' : null) : 'Created, but optional',
-        delayedStartAt: channel.mandatory && delayed ? opening : null,
-        sender: messageSender(channel),
-        recipient: resolved.address!,
-        externalId: recipient.externalId ?? null,
-        text: rendered.text,
-        payload: rendered.payload,
-        variables: vars,
-        templateId: req.template.id,
-        templateName: req.template.name,
-        parts: rendered.parts,
-        cost: messageCost(rendered.parts, price),
-        lifetimeSeconds: channel.lifetimeMinutes * 60,
-      });
-    });
+        seq: index + 1,
+        channels: req.template.channels as unknown as TemplateChannel[],
+        template: req.template,
+        recipient,
+        variables: { ...req.variables, ...recipient.variables },
+        delayedUntil: opening.getTime() > now.getTime() ? opening : null,
+      },
+      config,
+    );
+    for (const p of planned.problems) details.push({ path: `recipients.${index}.${p.field}`, message: p.message });
+    rows.push(...planned.rows);
   });
   if (details.length > 0) throw unprocessable('some recipients cannot be sent to', details);
   return rows;

@@ -34,7 +34,7 @@ export function channelSender(channel: TemplateChannel): string | null {
 }
 
 /** `sendWindows[1].from: …` (core/send-window.ts) → `{ path: 'sendWindows.1.from', message: '…' }`. */
-function windowProblemDetail(problem: string): ErrorDetail {
+export function windowProblemDetail(problem: string): ErrorDetail {
   const match = /^sendWindows\[(\d+)\](?:\.(from|to))?(?::\s*|\s+)(.*)$/s.exec(problem);
   if (match) return { path: ['sendWindows', match[1], match[2]].filter(Boolean).join('.'), message: match[3]! };
   return { path: problem.startsWith('sendWindows') ? 'sendWindows' : 'timezone', message: problem };
