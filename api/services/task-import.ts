@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import ExcelJS from 'exceljs';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -15,13 +14,14 @@ import {
 } from '../../core/task-files';
 import { checkWorkbookFile } from '../../core/workbook-check';
 import { ChannelSettingSchema, SenderSchema, TemplateSchema, type TemplateRecord } from '../../db/entities';
-import { BULK_CHUNK, insertMessages, type NewMessage } from '../../db/messages';
+import { BULK_CHUNK, MessageCopy, type NewMessage } from '../../db/messages';
 import { recordTaskEvent } from '../../db/tasks';
 import { taskWorkflowId } from '../../workflows/definitions';
 import type { Principal } from '../auth';
 import { HttpError, unprocessable, type ErrorDetail } from '../errors';
 import { templateChannelSchema, type TemplateChannel } from '../schemas';
 import { planRecipient, type PlannedRecipient } from './notifications';
+import { UnreadableWorkbookError, worksheetRows } from './worksheet-rows';
 import { channelSender, validateTemplate } from './templates';
 
 /**
@@ -70,6 +70,11 @@ export interface RowError {
 }
 
 const PROGRESS_EVERY_ROWS = 1000;
+/** Planned rows handed to the COPY stream at a time. */
+const MESSAGES_PER_COPY_WRITE = 200;
+/** The most rows a task file may hold: also the backstop against a zip whose directory lies
+ * about its sizes (core/workbook-check.ts reads only the directory). */
+export const MAX_TASK_FILE_ROWS = 2_000_000;
 
 /** Which problems of a workbook are a 400 (not a workbook we can read) and which a 422. */
 const FILE_PROBLEM_STATUS: Record<string, number> = { zip_bomb: 422 };
@@ -82,24 +87,24 @@ export async function importTaskFile(pool: Pool, em: EntityManager, config: AppC
   const rules = await loadSendingRules(em);
   const taskId = req.taskId ?? randomUUID();
   const client = await pool.connect();
-  const stream = fs.createReadStream(req.filePath);
   let broken = false;
+  let importer: RowImporter | undefined;
   try {
     await client.query('begin');
     if (req.taskId) await clearTaskRows(client, req.taskId);
     else await insertTask(client, taskId, req);
-    const importer = new RowImporter(client, em, config, rules, taskId, req);
-    await importer.readWorkbook(stream);
+    importer = new RowImporter(client, em, config, rules, taskId, req);
+    await importer.readWorkbook(req.filePath);
     const result = await importer.finish();
     await client.query('commit');
     return { taskId, ...result };
   } catch (error) {
     // A bad file leaves a healthy connection; anything else may have broken it.
     broken = !(error instanceof HttpError);
+    await importer?.abandon();
     await client.query('rollback').catch(() => undefined);
     throw error instanceof StorageError ? error.cause : error;
   } finally {
-    stream.destroy();
     // A connection that failed mid-import may be dead: the pool drops it rather than reuse it.
     client.release(broken || undefined);
   }
@@ -174,6 +179,7 @@ class RowImporter {
   private readonly templates = new Map<string, TemplateUse>();
   private pendingMessages: NewMessage[] = [];
   private pendingErrors: RowError[] = [];
+  private readonly copy: MessageCopy;
   private readonly progress: ImportProgress = { rowsRead: 0, accepted: 0, rejected: 0, duplicates: 0 };
 
   constructor(
@@ -183,35 +189,28 @@ class RowImporter {
     private readonly rules: SendingRules,
     private readonly taskId: string,
     private readonly req: ImportRequest,
-  ) {}
+  ) {
+    this.copy = new MessageCopy(client);
+  }
 
   /** Reads the first worksheet: its first non-empty row names the columns, every later row is a recipient. */
-  async readWorkbook(input: fs.ReadStream): Promise<void> {
-    const reader = new ExcelJS.stream.xlsx.WorkbookReader(input, {
-      sharedStrings: 'cache',
-      hyperlinks: 'cache',
-      styles: 'ignore',
-      worksheets: 'emit',
-      entries: 'emit',
-    });
-    let sheets = 0;
+  async readWorkbook(filePath: string): Promise<void> {
+    const read = { sheets: 0 };
     try {
-      for await (const worksheet of reader) {
-        sheets += 1;
-        for await (const row of worksheet) {
-          const values = row.values as ExcelJS.CellValue[];
+      for await (const batch of worksheetRows(filePath, read)) {
+        for (const row of batch) {
           if (this.headerRow === 0) {
-            if (values.some((v) => cellText(v ?? null) !== '')) this.readHeader(values, row.number);
+            if (row.values.some((v) => cellText(v ?? null) !== '')) this.readHeader(row.values, row.number);
             continue;
           }
-          await this.readRow(values, row.number);
+          await this.readRow(row.values, row.number);
         }
-        break; // only the first sheet holds recipients (the others explain the columns)
       }
     } catch (error) {
-      if (error instanceof HttpError || error instanceof StorageError) throw error;
-      throw new HttpError(400, 'corrupt', `the workbook cannot be read: ${(error as Error).message}`, [{ path: 'file', message: 'not a readable .xlsx workbook' }]);
+      if (!(error instanceof UnreadableWorkbookError)) throw error;
+      throw new HttpError(400, 'corrupt', `the workbook cannot be read: ${error.message}`, [{ path: 'file', message: 'not a readable .xlsx workbook' }]);
     }
+    const sheets = read.sheets;
     if (sheets === 0) throw unprocessable('the workbook has no worksheet', [{ path: 'file', message: 'no worksheet' }]);
     if (this.headerRow === 0) throw unprocessable('the first worksheet is empty: row 1 must hold the column names', [{ path: 'file', message: 'empty worksheet' }]);
     if (this.progress.rowsRead === 0) {
@@ -246,13 +245,17 @@ class RowImporter {
     }
     if (cells.size === 0) return; // blank rows are skipped, not errors
     this.progress.rowsRead += 1;
+    if (this.progress.rowsRead > MAX_TASK_FILE_ROWS) {
+      throw unprocessable(`the file has more than ${MAX_TASK_FILE_ROWS.toLocaleString('en')} rows: split it into several tasks`, [{ path: 'file', message: 'too many rows' }]);
+    }
     const errors = await this.planRow(cells, rowNumber);
     if (errors.length > 0) {
       this.progress.rejected += 1;
       this.pendingErrors.push(...errors);
     }
     if (this.progress.rowsRead % PROGRESS_EVERY_ROWS === 0) this.req.onProgress?.({ ...this.progress });
-    if (this.pendingMessages.length >= BULK_CHUNK || this.pendingErrors.length >= BULK_CHUNK) await this.flush();
+    if (this.pendingMessages.length >= MESSAGES_PER_COPY_WRITE) await this.storage(() => this.copy.write(this.takeMessages()));
+    if (this.pendingErrors.length >= BULK_CHUNK) await this.storage(() => this.writeErrors());
   }
 
   /** Validates a row and queues its messages; returns what is wrong with it (nothing queued then). */
@@ -430,35 +433,53 @@ class RowImporter {
     return use;
   }
 
-  private async flush(): Promise<void> {
+  /** A failed write is the database's problem, not the file's: kept apart from file errors. */
+  private async storage(write: () => Promise<void>): Promise<void> {
     try {
-      await this.write();
+      await write();
     } catch (error) {
       throw new StorageError(error);
     }
   }
 
-  private async write(): Promise<void> {
-    if (this.pendingMessages.length > 0) await insertMessages(this.client, this.pendingMessages, 'import');
-    if (this.pendingErrors.length > 0) {
-      await this.client.query(
-        `insert into task_row_errors (task_id, row_number, column_name, value, reason)
-         select $1, * from unnest($2::int[], $3::text[], $4::text[], $5::text[])`,
-        [
-          this.taskId,
-          this.pendingErrors.map((e) => e.row),
-          this.pendingErrors.map((e) => e.column),
-          this.pendingErrors.map((e) => (e.value === null ? null : e.value.slice(0, 1000))),
-          this.pendingErrors.map((e) => e.reason),
-        ],
-      );
-    }
+  private takeMessages(): NewMessage[] {
+    const rows = this.pendingMessages;
     this.pendingMessages = [];
+    return rows;
+  }
+
+  /** Row errors go in between message COPYs (one statement at a time on a connection). */
+  private async writeErrors(): Promise<void> {
+    await this.copy.end();
+    const errors = this.pendingErrors;
     this.pendingErrors = [];
+    await this.client.query(
+      `insert into task_row_errors (task_id, row_number, column_name, value, reason)
+       select $1, * from unnest($2::int[], $3::text[], $4::text[], $5::text[])`,
+      [this.taskId, errors.map((e) => e.row), errors.map((e) => e.column), errors.map((e) => (e.value === null ? null : e.value.slice(0, 1000))), errors.map((e) => e.reason)],
+    );
+  }
+
+  /** Every message's first event, in one statement once all rows are in. */
+  private async writeCreatedEvents(): Promise<void> {
+    await this.client.query(
+      `insert into message_events (message_id, status, description, source)
+       select id, status, status_description, 'import' from messages where task_id = $1`,
+      [this.taskId],
+    );
+  }
+
+  async abandon(): Promise<void> {
+    await this.copy.abort();
   }
 
   async finish(): Promise<ImportProgress> {
-    await this.flush();
+    await this.storage(async () => {
+      await this.copy.write(this.takeMessages());
+      await this.copy.end();
+      if (this.pendingErrors.length > 0) await this.writeErrors();
+      await this.writeCreatedEvents();
+    });
     await this.client.query('update tasks set total = $2, rejected = $3, duplicates = $4, file_name = $5 where id = $1', [
       this.taskId,
       this.progress.accepted,

@@ -41,7 +41,8 @@ describe('every task type, round trip: download → fill → upload → start �
     sms: async () => ({
       rows: [
         { phone: '+79950000010', text: 'Your order A-1 is ready', sender: senders.sms, externalId: 'crm-1' },
-        { phone: '8 995 000-00-20', text: 'Your order A-2 is ready', sender: senders.sms },
+        // Tabs, line breaks and backslashes pass through the COPY the rows are written with.
+        { phone: '8 995 000-00-20', text: 'Your order\tA-2\nis ready \\o/ \\N', sender: senders.sms },
       ],
       expect: { DELIVERED: 2 },
     }),
@@ -51,7 +52,7 @@ describe('every task type, round trip: download → fill → upload → start �
     }),
     chat: async () => ({ rows: [{ messenger: 'telegram', chatId: '5550000', botId: 'acme_bot', text: 'Hello!' }], expect: { DELIVERED: 1 } }),
     'whatsapp-chat': async () => ({
-      rows: [{ phone: '+79950000040', templateName: 'order_ready', templateData: '{"1":"Ann"}', language: 'en', sender: senders.whatsapp }],
+      rows: [{ phone: '+79950000040', templateName: 'order_ready', templateData: '{"1":"Ann\\t\\"A\\\\B\\""}', language: 'en', sender: senders.whatsapp }],
       expect: { DELIVERED: 1 },
     }),
     universal: async () => {
@@ -102,12 +103,12 @@ describe('every task type, round trip: download → fill → upload → start �
       if (type === 'sms') {
         expect(sent.map((m) => [m.recipient, m.text, m.sender, m.external_id])).toEqual([
           ['+79950000010', 'Your order A-1 is ready', senders.sms, 'crm-1'],
-          ['+79950000020', 'Your order A-2 is ready', senders.sms, null],
+          ['+79950000020', 'Your order\tA-2\nis ready \\o/ \\N', senders.sms, null],
         ]);
       }
       if (type === 'universal') expect(sent.map((m) => m.text)).toEqual(['Hi Ann, order A-1 is ready', 'Hi Bob, order B-2 is ready']);
       if (type === 'chat') expect(sent[0]).toMatchObject({ channel: 'chat', recipient: '5550000', sender: 'acme_bot' });
-      if (type === 'whatsapp-chat') expect(sent[0].payload).toMatchObject({ templateName: 'order_ready', templateData: { 1: 'Ann' }, language: 'en' });
+      if (type === 'whatsapp-chat') expect(sent[0].payload).toMatchObject({ templateName: 'order_ready', templateData: { 1: 'Ann\t"A\\B"' }, language: 'en' });
     }, 90_000);
   }
 });
@@ -303,12 +304,13 @@ describe('progress, durability and counters', () => {
     await eventually(() => stack.admin().get(`/api/v1/uploads/${uploadId}`), (r) => r.status === 200 && r.body.rowsRead >= 5000, 60_000, 20);
     const admin = new PgClient({ connectionString: stack.config.databaseUrl });
     await admin.connect();
-    // The importing connection: in its transaction, between or inside its inserts.
-    await admin.query(
+    // The importing connection: in its transaction, inside or between its COPYs of rows.
+    const { rows: killed } = await admin.query(
       `select pg_terminate_backend(pid) from pg_stat_activity
        where datname = current_database() and pid <> pg_backend_pid()
-         and (query like '%insert into messages%' or query like '%insert into task_row_errors%')`,
+         and (query like 'copy messages%' or query like '%insert into task_row_errors%')`,
     );
+    expect(killed).toHaveLength(1);
     await admin.end();
     const res = await uploading;
     expect(res.status).toBeGreaterThanOrEqual(500);
