@@ -72,6 +72,8 @@ export interface RowError {
 const PROGRESS_EVERY_ROWS = 1000;
 /** Planned rows handed to the COPY stream at a time. */
 const MESSAGES_PER_COPY_WRITE = 200;
+const CHECKED_CHANNELS_KEPT = 256;
+const E164 = /^\+[1-9]\d{1,14}$/;
 /** The most rows a task file may hold: also the backstop against a zip whose directory lies
  * about its sizes (core/workbook-check.ts reads only the directory). */
 export const MAX_TASK_FILE_ROWS = 2_000_000;
@@ -175,8 +177,10 @@ type TemplateUse = { template: TemplateRecord; channels: TemplateChannel[] } | {
 class RowImporter {
   private columns: { name: string; index: number }[] = [];
   private headerRow = 0;
-  private readonly seen = new Set<string>();
+  /** Recipients met so far, per template and first channel. */
+  private readonly seen = new Map<string, Set<number | string>>();
   private readonly templates = new Map<string, TemplateUse>();
+  private readonly checkedChannels = new Map<string, ReturnType<typeof templateChannelSchema.safeParse>>();
   private pendingMessages: NewMessage[] = [];
   private pendingErrors: RowError[] = [];
   private readonly copy: MessageCopy;
@@ -285,15 +289,25 @@ class RowImporter {
       );
     }
     const first = planned.rows[0]!;
-    const key = `${send.template.id ?? ''}|${first.channel}:${first.recipient}`;
-    if (this.seen.has(key)) {
+    if (!this.firstSight(`${send.template.id ?? ''}|${first.channel}`, first.recipient)) {
       this.progress.duplicates += 1;
       return [];
     }
-    this.seen.add(key);
     this.progress.accepted += 1;
     this.pendingMessages.push(...planned.rows);
     return [];
+  }
+
+  /** False when this recipient was met before in the file. A million of them are held at once, so
+   * an E.164 phone is kept as its number (exact: at most 15 digits), a third of the memory of the
+   * string. */
+  private firstSight(scope: string, recipient: string): boolean {
+    let seen = this.seen.get(scope);
+    if (!seen) this.seen.set(scope, (seen = new Set()));
+    const key = E164.test(recipient) ? Number(recipient.slice(1)) : recipient;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
   }
 
   /** What a row sends: its channels (from the row, or its template), its recipient and values. */
@@ -374,7 +388,7 @@ class RowImporter {
     const channels: TemplateChannel[] = [];
     const errors: RowError[] = [];
     configs.forEach(({ input, column }, index) => {
-      const parsed = templateChannelSchema.safeParse(dropEmpty(input));
+      const parsed = this.checkChannel(dropEmpty(input));
       if (!parsed.success) {
         errors.push(
           ...parsed.error.issues.map((issue: z.core.$ZodIssue) => {
@@ -391,6 +405,19 @@ class RowImporter {
     });
     if (errors.length > 0) return { errors };
     return { channels, template: noTemplate, recipient, variables: {} };
+  }
+
+  /** A channel's cells checked by the template schema; most files repeat the same sender and text
+   * on every row, so recent answers are kept (a few hundred, by the cells' values). */
+  private checkChannel(input: Record<string, unknown>): ReturnType<typeof templateChannelSchema.safeParse> {
+    const key = JSON.stringify(input);
+    let checked = this.checkedChannels.get(key);
+    if (!checked) {
+      if (this.checkedChannels.size >= CHECKED_CHANNELS_KEPT) this.checkedChannels.clear();
+      checked = templateChannelSchema.safeParse(input);
+      this.checkedChannels.set(key, checked);
+    }
+    return checked;
   }
 
   /** The channel must be enabled and its sender approved, as for a template. */

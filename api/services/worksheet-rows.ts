@@ -19,6 +19,7 @@ export class UnreadableWorkbookError extends Error {}
 
 const ROWS_PER_BATCH = 500;
 const BATCHES_AHEAD = 4;
+const READER_HEAP_MB = 256;
 
 type FromWorker = { rows: [number, ExcelJS.CellValue[]][] } | { end: true; sheets: number } | { failed: string };
 
@@ -37,16 +38,56 @@ async function send(rows) {
   credit -= 1;
   parentPort.postMessage({ rows });
 }
+// Shared strings are kept here, not by ExcelJS: its cache holds each one as a slice of the XML it
+// came from (≈ 1 GB for a million distinct texts). Here they are UTF-8 bytes end to end in one
+// buffer, outside the JavaScript heap, and a string is made only when a cell refers to it.
+let sharedBytes = Buffer.alloc(1 << 20);
+let sharedEnds = new Uint32Array(1 << 14);
+let sharedCount = 0;
+function keepShared(index, text) {
+  const plain = text === null || text === undefined ? '' : typeof text === 'string' ? text : text.richText.map((run) => run.text || '').join('');
+  const start = sharedCount === 0 ? 0 : sharedEnds[sharedCount - 1];
+  const length = Buffer.byteLength(plain);
+  if (start + length > sharedBytes.length) {
+    const bigger = Buffer.alloc(Math.max(start + length, Math.ceil(sharedBytes.length * 1.5)));
+    sharedBytes.copy(bigger, 0, 0, start);
+    sharedBytes = bigger;
+  }
+  if (index >= sharedEnds.length) {
+    const more = new Uint32Array(sharedEnds.length * 2);
+    more.set(sharedEnds);
+    sharedEnds = more;
+  }
+  sharedBytes.write(plain, start);
+  sharedEnds[index] = start + length;
+  sharedCount = index + 1;
+}
+function sharedString(index) {
+  if (index >= sharedCount) return '';
+  return sharedBytes.toString('utf8', index === 0 ? 0 : sharedEnds[index - 1], sharedEnds[index]);
+}
 (async () => {
   const reader = new ExcelJS.stream.xlsx.WorkbookReader(fs.createReadStream(workerData.file), {
-    sharedStrings: 'cache', hyperlinks: 'cache', styles: 'ignore', worksheets: 'emit', entries: 'emit',
+    sharedStrings: 'emit', hyperlinks: 'cache', styles: 'ignore', worksheets: 'emit', entries: 'emit',
   });
   let sheets = 0;
-  for await (const worksheet of reader) {
+  for await (const item of reader.parse()) {
+    // ExcelJS yields each shared string as a bare { index, text } (not as a 'shared-strings' event).
+    if (item.eventType === undefined && typeof item.index === 'number') {
+      keepShared(item.index, item.text);
+      continue;
+    }
+    if (item.eventType !== 'worksheet') continue;
+    const value = item.value;
     sheets += 1;
     let rows = [];
-    for await (const row of worksheet) {
-      rows.push([row.number, row.values]);
+    for await (const row of value) {
+      const values = row.values;
+      for (let i = 0; i < values.length; i++) {
+        const cell = values[i];
+        if (cell !== null && typeof cell === 'object' && 'sharedString' in cell) values[i] = sharedString(cell.sharedString);
+      }
+      rows.push([row.number, values]);
       if (rows.length === workerData.rowsPerBatch) { await send(rows); rows = []; }
     }
     if (rows.length > 0) await send(rows);
@@ -60,6 +101,9 @@ async function send(rows) {
 export async function* worksheetRows(filePath: string, result: { sheets: number }): AsyncGenerator<WorksheetRow[]> {
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
+    // A bound of its own makes the parser collect its garbage early instead of growing towards the
+    // process's limit (≈ 200 MB less at a million rows).
+    resourceLimits: { maxOldGenerationSizeMb: READER_HEAP_MB },
     workerData: { file: filePath, exceljs: require.resolve('exceljs'), rowsPerBatch: ROWS_PER_BATCH, batchesAhead: BATCHES_AHEAD },
   });
   const inbox: FromWorker[] = [];
@@ -70,7 +114,14 @@ export async function* worksheetRows(filePath: string, result: { sheets: number 
     waiting = null;
   };
   worker.on('message', deliver);
-  worker.on('error', (error) => deliver({ failed: error.message }));
+  worker.on('error', (error: Error & { code?: string }) =>
+    deliver({
+      failed:
+        error.code === 'ERR_WORKER_OUT_OF_MEMORY'
+          ? `reading it needs more than the reader's ${READER_HEAP_MB} MB: split it into several tasks`
+          : error.message,
+    }),
+  );
   worker.on('exit', (code) => deliver({ failed: `the reader stopped (exit code ${code})` }));
   try {
     for (;;) {

@@ -113,6 +113,23 @@ describe('every task type, round trip: download → fill → upload → start �
   }
 });
 
+it('reads cells as Excel keeps them: shared and rich text, hyperlinks, formulas, phones typed as numbers', async () => {
+  const workbook = new ExcelJS.Workbook();
+  const sheet = workbook.addWorksheet('Recipients');
+  sheet.addRow(['phone', 'text', 'sender', 'externalId']);
+  sheet.addRow([79950002010, { richText: [{ text: 'Rich ', font: { bold: true } }, { text: 'text' }] }, senders.sms, 'same']);
+  sheet.addRow(['+79950002020', { text: 'Open the link', hyperlink: 'https://example.com/a' }, senders.sms, 'same']);
+  sheet.addRow(['+79950002030', { formula: 'CONCATENATE("Sum ", 1+1)', result: 'Sum 2' }, senders.sms, 'same']);
+  const file = Buffer.from(await workbook.xlsx.writeBuffer({ useSharedStrings: true } as never));
+  const created = await uploadTask(stack, file, { name: `cells ${randomUUID().slice(0, 6)}`, type: 'sms' }).expect(201);
+  expect(created.body).toMatchObject({ total: 3, rejected: 0 });
+  expect((await messagesOf(created.body.id)).map((m) => [m.recipient, m.text, m.external_id])).toEqual([
+    ['+79950002010', 'Rich text', 'same'],
+    ['+79950002020', 'Open the link', 'same'],
+    ['+79950002030', 'Sum 2', 'same'],
+  ]);
+});
+
 it('a file with good and bad rows: only the good ones are sent, errors.xlsx lists exactly the bad ones', async () => {
   const file = await fillTaskFile(await downloadTaskFile(stack, 'sms'), [
     { phone: '+79950001010', text: 'good 1', sender: senders.sms },
