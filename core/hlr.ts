@@ -38,9 +38,9 @@ export interface HlrProvider {
   readonly name: string;
   /**
    * Looks up one number in E.164. Answers `failed` (with `error`) when the provider cannot be
-   * reached, refuses, or times out; only an abort through `signal` ends it with an exception.
+   * reached, refuses, or times out, within the adapter's own time limit.
    */
-  lookup(e164: string, signal?: AbortSignal): Promise<HlrResult>;
+  lookup(e164: string): Promise<HlrResult>;
 }
 
 /** A check that did not complete: nothing is known about the number. */

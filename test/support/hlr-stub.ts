@@ -13,7 +13,7 @@ export interface StubRequest {
 
 /** How the stub answers a lookup: status and JSON (or text) body, or `hang` to never answer,
  * or `stall` to send the headers and then nothing. */
-export type StubAnswer = { status: number; json?: unknown; text?: string } | 'hang' | 'stall';
+export type StubAnswer = { status: number; json?: unknown; text?: string; delayMs?: number } | 'hang' | 'stall';
 
 /**
  * A local HLR provider speaking the hlr-lookups.com v2 shape (api/services/hlr/http.ts): it checks
@@ -22,6 +22,7 @@ export type StubAnswer = { status: number; json?: unknown; text?: string } | 'ha
  */
 export async function startHlrStub(credentials: { key: string; secret: string }, answer: (msisdn: string) => StubAnswer) {
   const requests: StubRequest[] = [];
+  const load = { inFlight: 0, maxInFlight: 0 };
   const sockets = new Set<import('node:net').Socket>();
   const server = http.createServer((req, res) => {
     let body = '';
@@ -42,11 +43,16 @@ export async function startHlrStub(credentials: { key: string; secret: string },
       if (req.headers['x-digest-key'] !== credentials.key || req.headers['x-digest-signature'] !== expected) {
         return send(401, { errors: ['Unauthorized: invalid API key or signature'] });
       }
+      // In flight until the answer is sent or the caller hangs up (a timed-out lookup).
+      load.maxInFlight = Math.max(load.maxInFlight, ++load.inFlight);
+      res.on('close', () => load.inFlight--);
       const reply = answer(msisdn);
       if (reply === 'hang') return;
       if (reply === 'stall') return res.writeHead(200, { 'Content-Type': 'application/json' }).flushHeaders();
-      if (reply.text !== undefined) return res.writeHead(reply.status, { 'Content-Type': 'text/plain' }).end(reply.text);
-      send(reply.status, reply.json);
+      setTimeout(() => {
+        if (reply.text !== undefined) res.writeHead(reply.status, { 'Content-Type': 'text/plain' }).end(reply.text);
+        else send(reply.status, reply.json);
+      }, reply.delayMs ?? 0);
     });
   });
   server.on('connection', (socket) => {
@@ -57,6 +63,8 @@ export async function startHlrStub(credentials: { key: string; secret: string },
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     requests,
+    /** Lookups being answered at once, and the most there were. */
+    load,
     async close() {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

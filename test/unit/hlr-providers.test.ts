@@ -130,14 +130,6 @@ describe('HTTP HLR adapter against a local hlr-lookups.com-shaped stub', () => {
     const result = await provider({ url: `http://127.0.0.1:${await freePort()}` }).lookup('+79161234567');
     expect(result).toMatchObject({ status: 'failed', error: 'provider unreachable: ECONNREFUSED' });
   });
-
-  it('stops at once when the caller aborts, by throwing rather than answering', async () => {
-    answers['+79160000012'] = 'hang';
-    const controller = new AbortController();
-    const lookup = provider({ timeoutMs: 5000 }).lookup('+79160000012', controller.signal);
-    setTimeout(() => controller.abort(new Error('client went away')), 50);
-    await expect(lookup).rejects.toThrow('client went away');
-  });
 });
 
 describe('HLR configuration', () => {
