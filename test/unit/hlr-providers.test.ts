@@ -1,6 +1,9 @@
+import { runHlrChecks } from '../../api/services/hlr/checks';
 import { HttpHlrProvider } from '../../api/services/hlr/http';
 import { SandboxHlrProvider } from '../../api/services/hlr/sandbox';
 import { loadConfig } from '../../core/config';
+import type { HlrProvider, HlrResult } from '../../core/hlr';
+import type { Queryable } from '../../db/messages';
 import { freePort } from '../../scripts/services/postgres';
 import { lookupAnswer, startHlrStub, type StubAnswer } from '../support/hlr-stub';
 
@@ -147,5 +150,65 @@ describe('HLR configuration', () => {
     expect(() => loadConfig({ HLR_PROVIDER: 'http', HLR_HTTP_URL: 'hlr.example', HLR_HTTP_KEY: 'k', HLR_HTTP_SECRET: 's' })).toThrow('HLR_HTTP_URL must be an http(s) URL');
     expect(() => loadConfig({ HLR_PROVIDER: 'smpp' })).toThrow('HLR_PROVIDER must be one of sandbox, http, got "smpp"');
     expect(() => loadConfig({ HLR_COST: '-1' })).toThrow('HLR_COST must be a non-negative number');
+  });
+});
+
+describe('runHlrChecks', () => {
+  const phones = Array.from({ length: 50 }, (_, i) => ({ e164: `+7916000${String(i).padStart(4, '0')}`, country: 'RU' }));
+  /** A provider that counts its lookups and the most at once. */
+  function countingProvider(): HlrProvider & { lookups: number; maxAtOnce: number } {
+    let atOnce = 0;
+    const provider = {
+      name: 'counting',
+      lookups: 0,
+      maxAtOnce: 0,
+      async lookup(): Promise<HlrResult> {
+        provider.lookups++;
+        provider.maxAtOnce = Math.max(provider.maxAtOnce, ++atOnce);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        atOnce--;
+        return { status: 'active', operator: null, country: null, ported: false, roaming: false, cost: 0, error: null, raw: null };
+      },
+    };
+    return provider;
+  }
+  /** Stands in for the pool: stores rows in memory, failing from the `failFrom`-th insert on. */
+  function memoryDb(failFrom = Infinity) {
+    let inserts = 0;
+    return {
+      get inserts() {
+        return inserts;
+      },
+      query: async (_sql: string, params: unknown[]) => {
+        if (++inserts >= failFrom) throw new Error('connection terminated');
+        return { rows: [{ id: params[0], phone: params[1], status: params[2], country: params[4], created_at: new Date() }] };
+      },
+    };
+  }
+
+  it('answers in the order given, with at most `concurrency` lookups at once, and the number’s country when the provider names none', async () => {
+    const provider = countingProvider();
+    const checks = await runHlrChecks(memoryDb() as unknown as Queryable, provider, phones, { concurrency: 4, createdBy: null });
+    expect(checks.map((c) => c.phone)).toEqual(phones.map((p) => p.e164));
+    expect(checks.every((c) => c.country === 'RU')).toBe(true);
+    expect(provider.maxAtOnce).toBe(4);
+  });
+
+  it('stops starting lookups when the database fails, and fails the call', async () => {
+    const provider = countingProvider();
+    const db = memoryDb(5);
+    await expect(runHlrChecks(db as unknown as Queryable, provider, phones, { concurrency: 4, createdBy: null })).rejects.toThrow('connection terminated');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(provider.lookups).toBeLessThanOrEqual(5 + 3);
+  });
+
+  it('stops starting lookups once told to stop, keeping the checks done', async () => {
+    const provider = countingProvider();
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(), 12);
+    const checks = await runHlrChecks(memoryDb() as unknown as Queryable, provider, phones, { concurrency: 4, createdBy: null, stop: stop.signal });
+    expect(checks.length).toBe(provider.lookups);
+    expect(checks.length).toBeGreaterThan(0);
+    expect(checks.length).toBeLessThan(phones.length);
   });
 });

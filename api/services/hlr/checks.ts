@@ -27,8 +27,10 @@ export async function runHlrChecks(
 ): Promise<HlrCheckRow[]> {
   const checks: (HlrCheckRow | undefined)[] = new Array(phones.length);
   let next = 0;
+  // A check that cannot be stored (the database is gone) fails the call: start no more lookups.
+  let broken = false;
   const worker = async () => {
-    while (next < phones.length && !options.stop?.aborted) {
+    while (next < phones.length && !options.stop?.aborted && !broken) {
       const index = next++;
       const phone = phones[index]!;
       let result: HlrResult;
@@ -38,15 +40,20 @@ export async function runHlrChecks(
         // The contract says adapters answer `failed` rather than throw; a bug must not lose the call.
         result = failedLookup(`lookup error: ${error instanceof Error ? error.message : String(error)}`);
       }
-      checks[index] = await insertHlrCheck(db, {
-        id: randomUUID(),
-        phone: phone.e164,
-        provider: provider.name,
-        createdBy: options.createdBy,
-        ...result,
-        // The number itself tells its country when the provider does not.
-        country: result.country ?? phone.country ?? null,
-      });
+      try {
+        checks[index] = await insertHlrCheck(db, {
+          id: randomUUID(),
+          phone: phone.e164,
+          provider: provider.name,
+          createdBy: options.createdBy,
+          ...result,
+          // The number itself tells its country when the provider does not.
+          country: result.country ?? phone.country ?? null,
+        });
+      } catch (error) {
+        broken = true;
+        throw error;
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(options.concurrency, phones.length) }, worker));
