@@ -8,6 +8,7 @@ import type { ApiDeps } from './deps';
 import { errorHandler, notFoundHandler } from './errors';
 import { ApiRegistry, rejectNulCharacters } from './routing';
 import { registerAdminRoutes } from './routes/admin';
+import { registerHlrRoutes } from './routes/hlr';
 import { registerMessageRoutes } from './routes/messages';
 import { registerNotificationRoutes } from './routes/notifications';
 import { registerTaskFileRoutes } from './routes/task-files';
@@ -98,6 +99,7 @@ export function createApp(deps: ApiDeps): { app: Express; registry: ApiRegistry 
   registerMessageRoutes(api, deps);
   registerTaskRoutes(api, deps);
   registerTaskFileRoutes(api, deps);
+  registerHlrRoutes(api, deps);
 
   const document = () => {
     const doc = api.openApiDocument({

@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../core/config';
+import type { HlrProvider } from '../core/hlr';
 
 /** What the HTTP layer needs, injected so tests can build the app against their own services. */
 export interface ApiDeps {
@@ -11,4 +12,6 @@ export interface ApiDeps {
   orm: MikroORM;
   temporal: Client;
   logger: Logger;
+  /** Phone checks; default: the provider HLR_PROVIDER names. */
+  hlr?: HlrProvider;
 }

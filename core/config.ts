@@ -45,6 +45,19 @@ export interface AppConfig {
   priceTable: PriceTable;
   /** ISO country whose national format is assumed for phones written without + (optional). */
   defaultPhoneCountry?: string;
+  /** Phone checks (HLR): which provider answers them, and how. */
+  hlr: HlrConfig;
+}
+
+export const HLR_PROVIDERS = ['sandbox', 'http'] as const;
+export interface HlrConfig {
+  provider: (typeof HLR_PROVIDERS)[number];
+  /** Lookups of one `POST /hlr` call in flight at once. */
+  concurrency: number;
+  /** What the sandbox charges per check, and the cost recorded when a real provider names none. */
+  costPerCheck: number;
+  /** The HTTP adapter (api/services/hlr/http.ts): base URL, credentials, per-lookup timeout. */
+  http: { url: string; key: string; secret: string; timeoutMs: number };
 }
 
 export const DEV_ADMIN_API_KEY = 'dev-admin-key';
@@ -104,5 +117,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     taskUploadMaxBytes: Math.max(1, intFromEnv(env, 'TASK_UPLOAD_MAX_MB', 100)) * 1024 * 1024,
     defaultPhoneCountry: env.DEFAULT_PHONE_COUNTRY || undefined,
     priceTable: env.PRICE_TABLE ? parsePriceTable(env.PRICE_TABLE) : DEFAULT_PRICE_TABLE,
+    hlr: loadHlrConfig(env),
+  };
+}
+
+function loadHlrConfig(env: NodeJS.ProcessEnv): HlrConfig {
+  const provider = (env.HLR_PROVIDER || 'sandbox') as HlrConfig['provider'];
+  if (!HLR_PROVIDERS.includes(provider)) throw new Error(`HLR_PROVIDER must be one of ${HLR_PROVIDERS.join(', ')}, got "${env.HLR_PROVIDER}"`);
+  const http = {
+    url: (env.HLR_HTTP_URL || '').replace(/\/$/, ''),
+    key: env.HLR_HTTP_KEY || '',
+    secret: env.HLR_HTTP_SECRET || '',
+    timeoutMs: Math.max(100, intFromEnv(env, 'HLR_HTTP_TIMEOUT_MS', 10_000)),
+  };
+  if (provider === 'http') {
+    // Checked at start: a missing setting would otherwise fail every check, one by one.
+    const missing = [!http.url && 'HLR_HTTP_URL', !http.key && 'HLR_HTTP_KEY', !http.secret && 'HLR_HTTP_SECRET'].filter(Boolean);
+    if (missing.length > 0) throw new Error(`${missing.join(', ')} must be set when HLR_PROVIDER=http`);
+    if (!/^https?:\/\/[^/]/.test(http.url)) throw new Error(`HLR_HTTP_URL must be an http(s) URL, got "${http.url}"`);
+  }
+  return {
+    provider,
+    concurrency: Math.max(1, Math.min(100, intFromEnv(env, 'HLR_CONCURRENCY', 10))),
+    costPerCheck: intFromEnv(env, 'HLR_COST', 0.005),
+    http,
   };
 }
