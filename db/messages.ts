@@ -46,7 +46,26 @@ function chunks<T>(items: readonly T[], size = BULK_CHUNK): T[][] {
 export const MESSAGE_INSERT_PARAMS = 23;
 
 /**
- * Inserts message rows and their first event in bulk (unnest arrays: one round trip per chunk),
+ * A message's registration is its first event, CREATED at `registered_at`: the row itself records
+ * it, so no event row is written for it (a million-row import would write a million). A row
+ * registered in another status (DELAYED outside its window) has that status as its second event.
+ * `messageEvents` shows it before the stored ones.
+ */
+export async function messageEvents(db: Queryable, messageId: string): Promise<{ status: MessageStatus; description: string | null; source: string; at: Date }[]> {
+  const { rows } = await db.query(
+    `select 'CREATED' as status, case when m.optional then 'Created, but optional' end as description,
+       case when t.type = 'api' then 'api' else 'import' end as source, m.registered_at as at, 0::bigint as id
+     from messages m join tasks t on t.id = m.task_id where m.id = $1
+     union all
+     select status, description, source, created_at, id from message_events where message_id = $1
+     order by id`,
+    [messageId],
+  );
+  return rows.map(({ id: _id, ...event }) => event);
+}
+
+/**
+ * Inserts message rows (and the first event of rows registered in a status other than CREATED) in bulk (unnest arrays: one round trip per chunk),
  * and wakes the dispatchers of their channels (NOTIFY is delivered when the rows commit).
  * `withFirstChunk` adds the caller's data-modifying CTEs (e.g. the task row) to the first
  * statement, so a small send is written in a single atomic round trip.
@@ -76,7 +95,7 @@ export async function insertMessages(
          returning id, status, status_description, channel, released),
        logged as (
          insert into message_events (message_id, status, description, source)
-         select id, status, status_description, $22 from inserted)
+         select id, status, status_description, $22 from inserted where status <> 'CREATED')
        select pg_notify('${DISPATCH_READY}', channel) from (select distinct channel from inserted where released) ready`,
       [
         part.map((m) => m.id),
@@ -133,8 +152,8 @@ const COPY_WRITE_BYTES = 256 * 1024;
  * Streams new message rows into `messages` with COPY, inside the caller's transaction: the fastest
  * way in for a large import, and the database works on one batch while the caller prepares the
  * next. The connection is busy while a COPY is open, so `end()` closes it before any other
- * statement; the next `write()` opens a new one. Unlike `insertMessages` it writes no CREATED
- * events and wakes no dispatcher: the caller does both, set-based, once all rows are in.
+ * statement; the next `write()` opens a new one. Its rows are CREATED, so they need no event row
+ * (see `messageEvents`), and it wakes no dispatcher: an imported task's rows wait for its start.
  */
 export class MessageCopy {
   private stream: CopyStreamQuery | null = null;

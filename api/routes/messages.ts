@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ApiDeps } from '../deps';
+import { messageEvents } from '../../db/messages';
 import { notFound } from '../errors';
 import { errorSchema, type ApiRegistry } from '../routing';
 import { messageStatusSchema } from '../schemas';
@@ -68,14 +69,8 @@ export function registerMessageRoutes(api: ApiRegistry, deps: ApiDeps): void {
       if (!z.uuid().safeParse(id).success) throw notFound(`message ${id}`);
       const { rows } = await deps.pool.query(`select ${MESSAGE_COLUMNS} from messages where id = $1`, [id]);
       if (!rows[0]) throw notFound(`message ${id}`);
-      const events = await deps.pool.query(
-        'select status, description, source, created_at from message_events where message_id = $1 order by id',
-        [id],
-      );
-      res.json({
-        ...presentMessage(rows[0]),
-        events: events.rows.map((e) => ({ status: e.status, description: e.description, source: e.source, at: e.created_at.toISOString() })),
-      });
+      const events = await messageEvents(deps.pool, id);
+      res.json({ ...presentMessage(rows[0]), events: events.map((e) => ({ ...e, at: e.at.toISOString() })) });
     },
   );
 }

@@ -487,15 +487,6 @@ class RowImporter {
     );
   }
 
-  /** Every message's first event, in one statement once all rows are in. */
-  private async writeCreatedEvents(): Promise<void> {
-    await this.client.query(
-      `insert into message_events (message_id, status, description, source)
-       select id, status, status_description, 'import' from messages where task_id = $1`,
-      [this.taskId],
-    );
-  }
-
   async abandon(): Promise<void> {
     await this.copy.abort();
   }
@@ -505,7 +496,6 @@ class RowImporter {
       await this.copy.write(this.takeMessages());
       await this.copy.end();
       if (this.pendingErrors.length > 0) await this.writeErrors();
-      await this.writeCreatedEvents();
     });
     await this.client.query('update tasks set total = $2, rejected = $3, duplicates = $4, file_name = $5 where id = $1', [
       this.taskId,

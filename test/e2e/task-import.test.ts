@@ -106,6 +106,13 @@ describe('every task type, round trip: download → fill → upload → start �
           ['+79950000020', 'Your order\tA-2\nis ready \\o/ \\N', senders.sms, null],
         ]);
       }
+      if (type === 'sms') {
+        // The registration is the message row itself (no CREATED event rows for a million-row file).
+        const { rows: ids } = await stack.deps.pool.query('select id from messages where task_id = $1 order by seq', [id]);
+        const message = (await stack.admin().get(`/api/v1/messages/${ids[0].id}`).expect(200)).body;
+        expect(message.events.map((e: { status: string; source: string }) => `${e.status}:${e.source}`)).toEqual(['CREATED:import', 'QUEUED:dispatcher', expect.stringMatching(/^SENT:/), expect.stringMatching(/^DELIVERED:/)]);
+        expect(message.events[0].at).toBe(message.registeredAt);
+      }
       if (type === 'universal') expect(sent.map((m) => m.text)).toEqual(['Hi Ann, order A-1 is ready', 'Hi Bob, order B-2 is ready']);
       if (type === 'chat') expect(sent[0]).toMatchObject({ channel: 'chat', recipient: '5550000', sender: 'acme_bot' });
       if (type === 'whatsapp-chat') expect(sent[0].payload).toMatchObject({ templateName: 'order_ready', templateData: { 1: 'Ann\t"A\\B"' }, language: 'en' });
