@@ -19,7 +19,7 @@ export class UnreadableWorkbookError extends Error {}
 
 const ROWS_PER_BATCH = 500;
 const BATCHES_AHEAD = 4;
-const READER_HEAP_MB = 256;
+const READER_HEAP_MB = 128;
 
 type FromWorker = { rows: [number, ExcelJS.CellValue[]][] } | { end: true; sheets: number } | { failed: string };
 
