@@ -12,6 +12,7 @@ import {
   VARIABLE_COLUMN_PREFIX,
   type TaskFileType,
 } from '../../core/task-files';
+import { NumberSet } from '../../core/number-set';
 import { checkWorkbookFile } from '../../core/workbook-check';
 import { ChannelSettingSchema, SenderSchema, TemplateSchema, type TemplateRecord } from '../../db/entities';
 import { BULK_CHUNK, MessageCopy, type NewMessage } from '../../db/messages';
@@ -178,7 +179,7 @@ class RowImporter {
   private columns: { name: string; index: number }[] = [];
   private headerRow = 0;
   /** Recipients met so far, per template and first channel. */
-  private readonly seen = new Map<string, Set<number | string>>();
+  private readonly seen = new Map<string, { phones: NumberSet; others: Set<string> }>();
   private readonly templates = new Map<string, TemplateUse>();
   private readonly checkedChannels = new Map<string, ReturnType<typeof templateChannelSchema.safeParse>>();
   private pendingMessages: NewMessage[] = [];
@@ -299,14 +300,13 @@ class RowImporter {
   }
 
   /** False when this recipient was met before in the file. A million of them are held at once, so
-   * an E.164 phone is kept as its number (exact: at most 15 digits), a third of the memory of the
-   * string. */
+   * an E.164 phone is kept as its number outside the heap (core/number-set.ts). */
   private firstSight(scope: string, recipient: string): boolean {
     let seen = this.seen.get(scope);
-    if (!seen) this.seen.set(scope, (seen = new Set()));
-    const key = E164.test(recipient) ? Number(recipient.slice(1)) : recipient;
-    if (seen.has(key)) return false;
-    seen.add(key);
+    if (!seen) this.seen.set(scope, (seen = { phones: new NumberSet(), others: new Set() }));
+    if (E164.test(recipient)) return seen.phones.add(Number(recipient.slice(1)));
+    if (seen.others.has(recipient)) return false;
+    seen.others.add(recipient);
     return true;
   }
 
