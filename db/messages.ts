@@ -413,8 +413,3 @@ export async function applyParkedReceipts(db: Queryable, references?: readonly S
   return rows.length;
 }
 
-/** Per-status message counts of a task, from the counters the message triggers keep. */
-export async function countByStatus(db: Queryable, taskId: string): Promise<Partial<Record<MessageStatus, number>>> {
-  const { rows } = await db.query<{ status: MessageStatus; n: number }>('select status, n from task_counts where task_id = $1 and n > 0', [taskId]);
-  return Object.fromEntries(rows.map((r) => [r.status, r.n]));
-}

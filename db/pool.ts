@@ -1,4 +1,4 @@
-import { Pool, types } from 'pg';
+import { Pool, types, type PoolClient } from 'pg';
 
 // numeric (cost) as a JS number: costs are small decimals with 4 places, well inside double precision.
 types.setTypeParser(1700, (value) => Number(value));
@@ -13,4 +13,30 @@ export function createPool(databaseUrl: string, max = 10): Pool {
   // Nor one dropped while checked out between two statements (its next query fails instead).
   pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
+}
+
+/** PostgreSQL's answers that mean "this transaction lost a race; run it again". */
+const RETRYABLE = new Set(['40P01' /* deadlock_detected */, '40001' /* serialization_failure */]);
+
+/**
+ * Runs `work` in a transaction and commits it; rolls back on any error. A transaction PostgreSQL
+ * chose as a deadlock's victim (a task's statement over many rows meeting a dispatcher's or a
+ * receipt batch's over the same rows in another order) is run again from the start, up to
+ * `attempts` times: everything it did was undone, so running it again is safe.
+ */
+export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const client = await pool.connect();
+    try {
+      await client.query('begin');
+      const result = await work(client);
+      await client.query('commit');
+      return result;
+    } catch (error) {
+      await client.query('rollback').catch(() => undefined);
+      if (attempt >= attempts || !RETRYABLE.has((error as { code?: string }).code ?? '')) throw error;
+    } finally {
+      client.release();
+    }
+  }
 }

@@ -1,8 +1,9 @@
 import type { Pool } from 'pg';
 import { nextWindowOpening, type SendWindow } from '../core/send-window';
-import type { TaskStatus } from '../core/status';
+import type { MessageStatus, TaskStatus } from '../core/status';
 import type { Queryable } from './messages';
 import { notifyDispatchReady } from './notify';
+import { inTransaction } from './pool';
 import { containsPattern } from './sql';
 
 /** A line in the task's timeline (`GET /api/v1/tasks/:id/history`). */
@@ -103,15 +104,47 @@ export async function listTasks(
   return { items: rows.map((r) => ({ ...taskFromRow(r), counts: counts.get(r.id) ?? {} })), total: count[0].n };
 }
 
-/** Per-status message counts of tasks, from the counters the message triggers keep. */
+/** Per-status message counts of tasks, from the counters the message triggers keep: the folded
+ * counts plus the changes not folded yet. */
 export async function countsByTask(db: Queryable, taskIds: readonly string[]): Promise<Map<string, Record<string, number>>> {
   const { rows } = await db.query<{ task_id: string; status: string; n: number }>(
-    'select task_id, status, n from task_counts where task_id = any($1::uuid[]) and n > 0',
+    `select task_id, status, sum(n)::int as n from (
+       select task_id, status, n from task_counts where task_id = any($1::uuid[])
+       union all
+       select task_id, status, n from task_count_changes where task_id = any($1::uuid[])) c
+     group by task_id, status having sum(n) > 0`,
     [taskIds],
   );
   const counts = new Map<string, Record<string, number>>();
   for (const r of rows) (counts.get(r.task_id) ?? counts.set(r.task_id, {}).get(r.task_id)!)[r.status] = r.n;
   return counts;
+}
+
+/** Per-status message counts of one task. */
+export async function countByStatus(db: Queryable, taskId: string): Promise<Partial<Record<MessageStatus, number>>> {
+  return (await countsByTask(db, [taskId])).get(taskId) ?? {};
+}
+
+/**
+ * Folds up to `limit` counter changes into `task_counts`, in a short transaction of its own: rows
+ * another fold is taking are skipped, and counter rows are locked in key order. Only this touches
+ * `task_counts`, so the statements that change messages never wait on a counter. Returns how many
+ * changes it folded.
+ */
+export async function foldTaskCountChanges(pool: Pool, limit = 50_000): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>(
+    `with taken as (
+       delete from task_count_changes where id in (
+         select id from task_count_changes order by id limit $1 for update skip locked)
+       returning task_id, status, n),
+     folded as (
+       insert into task_counts (task_id, status, n)
+       select task_id, status, sum(n) from taken group by task_id, status order by task_id, status
+       on conflict (task_id, status) do update set n = task_counts.n + excluded.n)
+     select count(*)::int as n from taken`,
+    [limit],
+  );
+  return rows[0]?.n ?? 0;
 }
 
 /** Who did something to a task, as its timeline names them. */
@@ -201,9 +234,7 @@ export async function controlTask(
   options: { by?: Actor; now?: Date } = {},
 ): Promise<{ status: TaskStatus; type: string; workflowId: string }> {
   const now = options.now ?? new Date();
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
+  return inTransaction(pool, async (client) => {
     const { rows } = await client.query<{ status: TaskStatus; type: string; workflow_id: string; send_windows: SendWindow[]; timezone: string }>(
       'select status, type, workflow_id, send_windows, timezone from tasks where id = $1 and deleted_at is null for update',
       [taskId],
@@ -237,14 +268,8 @@ export async function controlTask(
       messages,
       ...(options.by ? { by: options.by } : {}),
     });
-    await client.query('commit');
     return { status: to, type: task.type, workflowId: task.workflow_id };
-  } catch (error) {
-    await client.query('rollback').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /**
@@ -253,26 +278,15 @@ export async function controlTask(
  * stream keeps sweeping failed tasks). Returns false when the task had already ended.
  */
 export async function failTask(pool: Pool, taskId: string, reason: string): Promise<boolean> {
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
-    const { rowCount } = await client.query(
+  return inTransaction(pool, async (client) => {
+    const { rows } = await client.query(
       `update tasks set status = 'failed', status_reason = $2, finished_at = coalesce(finished_at, now())
-       where id = $1 and status in ('created', 'in_progress', 'paused')`,
+       where id = $1 and status in ('created', 'in_progress', 'paused') returning id`,
       [taskId, reason],
     );
-    if (!rowCount) {
-      await client.query('rollback');
-      return false;
-    }
+    if (!rows[0]) return false;
     const messages = await stopWaitingRows(client, taskId, 'CANCELED', `task failed: ${reason}`, true);
     await recordTaskEvent(client, taskId, 'failed', { reason, messages });
-    await client.query('commit');
     return true;
-  } catch (error) {
-    await client.query('rollback').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }

@@ -3,12 +3,13 @@ import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../core/config';
 import { STREAM_TASK_TYPE } from '../db/scope';
-import { failTask, recordTaskEvent } from '../db/tasks';
+import { failTask, foldTaskCountChanges, recordTaskEvent } from '../db/tasks';
 import { ensureStreamWorkflow, startTaskWorkflow } from '../workflows/client';
 
 /** A campaign whose workflow is missing is restarted only once it has been running this long
  * (its workflow is started before its row says in_progress, but visibility may lag). */
 const MISSING_GRACE_SECONDS = 30;
+const FOLD_PER_ROUND = 50_000;
 
 /**
  * Keeps the engine whole, from every worker process (each step is idempotent, so several workers
@@ -17,7 +18,8 @@ const MISSING_GRACE_SECONDS = 30;
  *   if it was terminated (or Temporal's state was reset) it is started again within seconds;
  * - every running or paused campaign has its workflow: one that failed, timed out or was
  *   terminated leaves its task `failed` with the reason (workflow code cannot run on termination);
- *   one that is gone altogether (Temporal's state lost) is started again and goes on from the rows.
+ *   one that is gone altogether (Temporal's state lost) is started again and goes on from the rows;
+ * - the per-status counters' change log is folded into the counts.
  */
 export class EngineSupervisor {
   private timer?: NodeJS.Timeout;
@@ -47,6 +49,14 @@ export class EngineSupervisor {
     const { client, config, logger } = this.deps;
     await ensureStreamWorkflow(client, config).catch((error) => logger.warn({ err: error }, 'notifications stream not started yet; will retry'));
     await this.reconcileCampaigns().catch((error) => logger.warn({ err: error }, 'campaign reconciliation failed; will retry'));
+    await this.foldCounts().catch((error) => logger.warn({ err: error }, 'folding task counters failed; will retry'));
+  }
+
+  /** Keeps the counters' change log short (counts read right either way: see db/tasks.ts#countsByTask). */
+  private async foldCounts(): Promise<void> {
+    for (let round = 0; round < 20 && !this.stopped; round++) {
+      if ((await foldTaskCountChanges(this.deps.pool, FOLD_PER_ROUND)) < FOLD_PER_ROUND) return;
+    }
   }
 
   /** Finds running or paused campaigns whose workflow is not running, and fails or restarts them. */

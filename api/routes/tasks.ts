@@ -8,10 +8,10 @@ import { validateSendWindows } from '../../core/send-window';
 import { TASK_STATUSES } from '../../core/status';
 import { TASK_FILE_TYPES } from '../../core/task-files';
 import { TemplateSchema } from '../../db/entities';
-import { countByStatus } from '../../db/messages';
 import { STREAM_TASK_TYPE } from '../../db/scope';
 import {
   controlTask,
+  countByStatus,
   getTask,
   listTasks,
   recordTaskEvent,
