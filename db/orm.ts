@@ -6,6 +6,7 @@ import { Migration20261126000000_init } from './migrations/Migration202611260000
 import { Migration20261127000000_engine } from './migrations/Migration20261127000000_engine';
 import { Migration20261127100000_task_files } from './migrations/Migration20261127100000_task_files';
 import { Migration20261128000000_hlr } from './migrations/Migration20261128000000_hlr';
+import { Migration20261128200000_links } from './migrations/Migration20261128200000_links';
 
 /** Migrations are listed explicitly so the same list works from .ts (tsx, Jest) and compiled .js. */
 export const MIGRATIONS = [
@@ -13,6 +14,7 @@ export const MIGRATIONS = [
   { name: 'Migration20261127000000_engine', class: Migration20261127000000_engine },
   { name: 'Migration20261127100000_task_files', class: Migration20261127100000_task_files },
   { name: 'Migration20261128000000_hlr', class: Migration20261128000000_hlr },
+  { name: 'Migration20261128200000_links', class: Migration20261128200000_links },
 ];
 
 export async function openOrm(databaseUrl: string, poolMax = 10): Promise<MikroORM> {
