@@ -72,8 +72,15 @@ export function registerMessageRoutes(api: ApiRegistry, deps: ApiDeps): void {
         'select status, description, source, created_at from message_events where message_id = $1 order by id',
         [id],
       );
+      // Each short link with its own clicks, in the order of the text (the message's counters add them up).
+      const links = await deps.pool.query(
+        `select l.code, l.url, l.clicks, l.last_click_at from short_links l join messages m on m.id = l.message_id
+         where l.message_id = $1 order by strpos(m.text, '/l/' || l.code), l.code`,
+        [id],
+      );
       res.json({
         ...presentMessage(rows[0]),
+        shortLinks: links.rows.map((l) => ({ code: l.code, url: l.url, clicks: l.clicks, lastClickAt: l.last_click_at?.toISOString() ?? null })),
         events: events.rows.map((e) => ({ status: e.status, description: e.description, source: e.source, at: e.created_at.toISOString() })),
       });
     },
