@@ -41,9 +41,10 @@ export interface NewMessage {
   links: readonly ShortLinkTarget[];
 }
 
-/** The short links of message rows as parallel arrays: how both writers insert them. */
-function shortLinkArrays(rows: readonly NewMessage[]): [codes: string[], messageIds: string[], urls: string[]] {
-  const arrays: [string[], string[], string[]] = [[], [], []];
+type ShortLinkArrays = [codes: string[], messageIds: string[], urls: string[]];
+
+/** Appends the short links of message rows to parallel arrays: how both writers insert them. */
+function addShortLinks(rows: readonly NewMessage[], arrays: ShortLinkArrays = [[], [], []]): ShortLinkArrays {
   for (const m of rows) {
     for (const link of m.links) {
       arrays[0].push(link.code);
@@ -54,7 +55,7 @@ function shortLinkArrays(rows: readonly NewMessage[]): [codes: string[], message
   return arrays;
 }
 
-/** Inserts short links from the three arrays `shortLinkArrays` makes, given as parameters. A code
+/** Inserts short links from the three arrays `addShortLinks` makes, given as parameters. A code
  * that exists already (one chance in 8·10^17 for any two codes) fails the write: the send or import
  * is refused whole, never two messages merged under one link. */
 const insertShortLinksSql = (codes: string, messageIds: string, urls: string) =>
@@ -128,7 +129,7 @@ export async function insertMessages(
         source,
         part.map((m) => m.delayedStartAt ?? null),
         part.map((m) => m.shortLink),
-        ...shortLinkArrays(part),
+        ...addShortLinks(part),
         ...(extra?.params ?? []),
       ],
     );
@@ -156,8 +157,9 @@ function copyLine(m: NewMessage): string {
 
 /** Bytes gathered before a write to the COPY stream: fewer, larger socket writes. */
 const COPY_WRITE_BYTES = 256 * 1024;
-/** Short links gathered before they are inserted (between two COPYs of messages). */
-const COPY_LINKS_PER_INSERT = 5000;
+/** Short links gathered before they are inserted (between two COPYs of messages): each insert
+ * ends a COPY, so not too often; ≈ 4 MB of codes, ids and URLs. */
+const COPY_LINKS_PER_INSERT = 20_000;
 
 /**
  * Streams new message rows into `messages` with COPY, inside the caller's transaction: the fastest
@@ -166,31 +168,24 @@ const COPY_LINKS_PER_INSERT = 5000;
  * statement; the next `write()` opens a new one. Unlike `insertMessages` it writes no CREATED
  * events and wakes no dispatcher: the caller does both, set-based, once all rows are in.
  * The rows' short links are inserted whenever a COPY ends — by `end()`, or every
- * COPY_LINKS_PER_INSERT links — after their messages (a link names its message), so they are
- * never held for the whole import.
+ * COPY_LINKS_PER_INSERT links — so they are never held for the whole import.
  */
 export class MessageCopy {
   private stream: CopyStreamQuery | null = null;
   private finished: Promise<void> = Promise.resolve();
   private failed = false;
   private buffer = '';
-  /** Messages written whose short links are not stored yet. */
-  private linked: NewMessage[] = [];
-  private linkCount = 0;
+  /** Short links of the rows written, not stored yet. */
+  private links: ShortLinkArrays = [[], [], []];
 
   constructor(private readonly client: PoolClient) {}
 
   async write(rows: readonly NewMessage[]): Promise<void> {
     if (rows.length === 0) return;
     if (!this.stream) this.open();
-    for (const row of rows) {
-      this.buffer += copyLine(row);
-      if (row.links.length > 0) {
-        this.linked.push(row);
-        this.linkCount += row.links.length;
-      }
-    }
-    if (this.linkCount >= COPY_LINKS_PER_INSERT) await this.end();
+    for (const row of rows) this.buffer += copyLine(row);
+    addShortLinks(rows, this.links);
+    if (this.links[0].length >= COPY_LINKS_PER_INSERT) await this.end();
     else if (this.buffer.length >= COPY_WRITE_BYTES) await this.push();
   }
 
@@ -204,18 +199,16 @@ export class MessageCopy {
       this.stream = null;
       await finished;
     }
-    if (this.linkCount > 0) {
-      const arrays = shortLinkArrays(this.linked);
-      this.linked = [];
-      this.linkCount = 0;
-      await this.client.query(insertShortLinksSql('$1', '$2', '$3'), arrays);
+    if (this.links[0].length > 0) {
+      const links = this.links;
+      this.links = [[], [], []];
+      await this.client.query(insertShortLinksSql('$1', '$2', '$3'), links);
     }
   }
 
   /** Gives up an open COPY (PostgreSQL discards its rows); the transaction can then roll back. */
   async abort(): Promise<void> {
-    this.linked = [];
-    this.linkCount = 0;
+    this.links = [[], [], []];
     if (!this.stream) return;
     // A COPY that already failed (its connection died) has nothing left to give up.
     if (!this.failed) this.stream.destroy(new Error('import abandoned'));
