@@ -9,6 +9,7 @@ import { errorHandler, notFoundHandler } from './errors';
 import { ApiRegistry, rejectNulCharacters } from './routing';
 import { registerAdminRoutes } from './routes/admin';
 import { registerHlrRoutes } from './routes/hlr';
+import { registerLinkRoutes } from './routes/links';
 import { registerMessageRoutes } from './routes/messages';
 import { registerNotificationRoutes } from './routes/notifications';
 import { registerTaskFileRoutes } from './routes/task-files';
@@ -90,6 +91,7 @@ export function createApp(deps: ApiDeps): { app: Express; registry: ApiRegistry 
   const publicRouter = express.Router();
   const publicApi = new ApiRegistry(publicRouter);
   registerWebhookRoutes(publicApi, deps);
+  registerLinkRoutes(publicApi, deps);
 
   const v1 = express.Router();
   const api = new ApiRegistry(v1);

@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import { from as copyFrom, type CopyStreamQuery } from 'pg-copy-streams';
 import { MESSAGE_STATUSES, allowedPredecessors, type MessageStatus } from '../core/status';
+import type { ShortLinkTarget } from '../core/links';
 import { DISPATCH_READY } from './notify';
 
 /** Anything that runs a query: the pool or a client inside a transaction. */
@@ -34,7 +35,31 @@ export interface NewMessage {
   lifetimeSeconds: number;
   /** Set for DELAYED rows: when their send window opens. */
   delayedStartAt?: Date | null;
+  /** The first of its short links as a URL (`<PUBLIC_URL>/l/<code>`), shown in the export. */
+  shortLink: string | null;
+  /** Its short links: each writer stores them in the transaction that stores the message. */
+  links: readonly ShortLinkTarget[];
 }
+
+type ShortLinkArrays = [codes: string[], messageIds: string[], urls: string[]];
+
+/** Appends the short links of message rows to parallel arrays: how both writers insert them. */
+function addShortLinks(rows: readonly NewMessage[], arrays: ShortLinkArrays = [[], [], []]): ShortLinkArrays {
+  for (const m of rows) {
+    for (const link of m.links) {
+      arrays[0].push(link.code);
+      arrays[1].push(m.id);
+      arrays[2].push(link.url);
+    }
+  }
+  return arrays;
+}
+
+/** Inserts short links from the three arrays `addShortLinks` makes, given as parameters. A code
+ * that exists already (one chance in 8·10^17 for any two codes) fails the write: the send or import
+ * is refused whole, never two messages merged under one link. */
+const insertShortLinksSql = (codes: string, messageIds: string, urls: string) =>
+  `insert into short_links (code, message_id, url) select * from unnest(${codes}::text[], ${messageIds}::uuid[], ${urls}::text[])`;
 
 function chunks<T>(items: readonly T[], size = BULK_CHUNK): T[][] {
   const out: T[][] = [];
@@ -43,7 +68,7 @@ function chunks<T>(items: readonly T[], size = BULK_CHUNK): T[][] {
 }
 
 /** Number of parameters the message insert uses; `with` CTEs of a caller number theirs after it. */
-export const MESSAGE_INSERT_PARAMS = 23;
+export const MESSAGE_INSERT_PARAMS = 27;
 
 /**
  * A message's registration is its first event, CREATED at `registered_at`: the row itself records
@@ -65,8 +90,9 @@ export async function messageEvents(db: Queryable, messageId: string): Promise<{
 }
 
 /**
- * Inserts message rows (and the first event of rows registered in a status other than CREATED) in bulk (unnest arrays: one round trip per chunk),
- * and wakes the dispatchers of their channels (NOTIFY is delivered when the rows commit).
+ * Inserts message rows, the first event of rows registered in a status other than CREATED, and
+ * their short links in bulk (unnest arrays: one round trip per chunk), and wakes the dispatchers
+ * of their channels (NOTIFY is delivered when the rows commit).
  * `withFirstChunk` adds the caller's data-modifying CTEs (e.g. the task row) to the first
  * statement, so a small send is written in a single atomic round trip.
  */
@@ -82,20 +108,21 @@ export async function insertMessages(
       `with ${extra ? `${extra.ctes},` : ''} inserted as (
          insert into messages (id, task_id, group_id, send_id, seq, channel, channel_index, optional, released, status,
            status_description, sender, recipient, external_id, text, payload, variables, template_id, template_name,
-           parts, cost, lifetime_seconds, delayed_start_at)
+           parts, cost, lifetime_seconds, delayed_start_at, short_link)
          select id, task_id, group_id, send_id, seq, channel, channel_index, optional, not optional, status,
            status_description, sender, recipient, external_id, text, payload, variables, template_id, template_name,
-           parts, cost, lifetime_seconds, delayed_start_at
+           parts, cost, lifetime_seconds, delayed_start_at, short_link
          from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::text[], $7::int[], $8::bool[],
            $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::jsonb[], $16::jsonb[],
-           $17::uuid[], $18::text[], $19::int[], $20::numeric[], $21::float8[], $23::timestamptz[])
+           $17::uuid[], $18::text[], $19::int[], $20::numeric[], $21::float8[], $23::timestamptz[], $24::text[])
            as r(id, task_id, group_id, send_id, seq, channel, channel_index, optional, status, status_description,
              sender, recipient, external_id, text, payload, variables, template_id, template_name, parts, cost,
-             lifetime_seconds, delayed_start_at)
+             lifetime_seconds, delayed_start_at, short_link)
          returning id, status, status_description, channel, released),
        logged as (
          insert into message_events (message_id, status, description, source)
-         select id, status, status_description, $22 from inserted where status <> 'CREATED')
+         select id, status, status_description, $22 from inserted where status <> 'CREATED'),
+       linked as (${insertShortLinksSql('$25', '$26', '$27')})
        select pg_notify('${DISPATCH_READY}', channel) from (select distinct channel from inserted where released) ready`,
       [
         part.map((m) => m.id),
@@ -121,6 +148,8 @@ export async function insertMessages(
         part.map((m) => m.lifetimeSeconds),
         source,
         part.map((m) => m.delayedStartAt ?? null),
+        part.map((m) => m.shortLink),
+        ...addShortLinks(part),
         ...(extra?.params ?? []),
       ],
     );
@@ -142,11 +171,15 @@ function copyLine(m: NewMessage): string {
     m.statusDescription, m.sender, m.recipient, m.externalId, m.text,
     m.payload ? JSON.stringify(m.payload) : null, m.variables ? JSON.stringify(m.variables) : null,
     m.templateId, m.templateName, m.parts, m.cost, m.lifetimeSeconds, m.delayedStartAt ? m.delayedStartAt.toISOString() : null,
+    m.shortLink,
   ].map(copyField).join('\t') + '\n';
 }
 
 /** Bytes gathered before a write to the COPY stream: fewer, larger socket writes. */
 const COPY_WRITE_BYTES = 256 * 1024;
+/** Short links gathered before they are inserted (between two COPYs of messages): each insert
+ * ends a COPY, so not too often; ≈ 4 MB of codes, ids and URLs. */
+const COPY_LINKS_PER_INSERT = 20_000;
 
 /**
  * Streams new message rows into `messages` with COPY, inside the caller's transaction: the fastest
@@ -154,12 +187,16 @@ const COPY_WRITE_BYTES = 256 * 1024;
  * next. The connection is busy while a COPY is open, so `end()` closes it before any other
  * statement; the next `write()` opens a new one. Its rows are CREATED, so they need no event row
  * (see `messageEvents`), and it wakes no dispatcher: an imported task's rows wait for its start.
+ * The rows' short links are inserted whenever a COPY ends — by `end()`, or every
+ * COPY_LINKS_PER_INSERT links — so they are never held for the whole import.
  */
 export class MessageCopy {
   private stream: CopyStreamQuery | null = null;
   private finished: Promise<void> = Promise.resolve();
   private failed = false;
   private buffer = '';
+  /** Short links of the rows written, not stored yet. */
+  private links: ShortLinkArrays = [[], [], []];
 
   constructor(private readonly client: PoolClient) {}
 
@@ -167,21 +204,31 @@ export class MessageCopy {
     if (rows.length === 0) return;
     if (!this.stream) this.open();
     for (const row of rows) this.buffer += copyLine(row);
-    if (this.buffer.length >= COPY_WRITE_BYTES) await this.push();
+    addShortLinks(rows, this.links);
+    if (this.links[0].length >= COPY_LINKS_PER_INSERT) await this.end();
+    else if (this.buffer.length >= COPY_WRITE_BYTES) await this.push();
   }
 
-  /** Ends the open COPY, if any: its rows are then written (uncommitted) and the connection free. */
+  /** Ends the open COPY, if any, and stores the short links of its rows: all are then written
+   * (uncommitted) and the connection is free. */
   async end(): Promise<void> {
-    if (!this.stream) return;
-    await this.push();
-    this.stream.end();
-    const finished = this.finished;
-    this.stream = null;
-    await finished;
+    if (this.stream) {
+      await this.push();
+      this.stream.end();
+      const finished = this.finished;
+      this.stream = null;
+      await finished;
+    }
+    if (this.links[0].length > 0) {
+      const links = this.links;
+      this.links = [[], [], []];
+      await this.client.query(insertShortLinksSql('$1', '$2', '$3'), links);
+    }
   }
 
   /** Gives up an open COPY (PostgreSQL discards its rows); the transaction can then roll back. */
   async abort(): Promise<void> {
+    this.links = [[], [], []];
     if (!this.stream) return;
     // A COPY that already failed (its connection died) has nothing left to give up.
     if (!this.failed) this.stream.destroy(new Error('import abandoned'));
@@ -194,7 +241,7 @@ export class MessageCopy {
     const stream = this.client.query(
       copyFrom(`copy messages (id, task_id, group_id, send_id, seq, channel, channel_index, optional, released, status,
         status_description, sender, recipient, external_id, text, payload, variables, template_id, template_name,
-        parts, cost, lifetime_seconds, delayed_start_at) from stdin`),
+        parts, cost, lifetime_seconds, delayed_start_at, short_link) from stdin`),
     );
     this.stream = stream;
     this.failed = false;

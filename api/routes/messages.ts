@@ -70,7 +70,17 @@ export function registerMessageRoutes(api: ApiRegistry, deps: ApiDeps): void {
       const { rows } = await deps.pool.query(`select ${MESSAGE_COLUMNS} from messages where id = $1`, [id]);
       if (!rows[0]) throw notFound(`message ${id}`);
       const events = await messageEvents(deps.pool, id);
-      res.json({ ...presentMessage(rows[0]), events: events.map((e) => ({ ...e, at: e.at.toISOString() })) });
+      // Each short link with its own clicks, in the order of the text (the message's counters add them up).
+      const links = await deps.pool.query(
+        `select l.code, l.url, l.clicks, l.last_click_at from short_links l join messages m on m.id = l.message_id
+         where l.message_id = $1 order by strpos(m.text, '/l/' || l.code), l.code`,
+        [id],
+      );
+      res.json({
+        ...presentMessage(rows[0]),
+        shortLinks: links.rows.map((l) => ({ code: l.code, url: l.url, clicks: l.clicks, lastClickAt: l.last_click_at?.toISOString() ?? null })),
+        events: events.map((e) => ({ ...e, at: e.at.toISOString() })),
+      });
     },
   );
 }

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import type { AppConfig, Channel } from '../../core/config';
 import { isValidEmail, normalizePhone } from '../../core/phone';
+import { shortLinkUrl, trackLinks, type LinkTracking, type ShortLinkTarget, type TrackedText } from '../../core/links';
 import { missingVariables, renderText, type Variables } from '../../core/render';
 import { nextWindowOpening } from '../../core/send-window';
 import { messageCost, pricePerPart, smsInfo } from '../../core/sms';
@@ -11,30 +12,38 @@ import { STREAM_TASK_TYPE } from '../../db/scope';
 import { streamWorkflowId } from '../../workflows/definitions';
 import { HttpError, unprocessable, type ErrorDetail } from '../errors';
 import type { RecipientInput, TemplateChannel } from '../schemas';
+import { newShortCode } from './links';
 import { messageSender } from './templates';
 
 export interface RenderedChannel {
   text: string | null;
   payload: Record<string, unknown>;
   parts: number;
+  /** The short links in `text` (with `shortenLinks`): stored with the message. */
+  links: ShortLinkTarget[];
 }
 
-/** Renders one channel of a template for one recipient's variables. */
-export function renderChannel(channel: TemplateChannel, vars: Variables): RenderedChannel {
+/**
+ * Renders one channel of a template for one recipient's variables. With `shortenLinks`, the text's
+ * links are tracked (core/links.ts) before SMS parts are counted, so parts and cost are those of
+ * the text as sent. WhatsApp sends an approved template: its parameters are not rewritten.
+ */
+export function renderChannel(channel: TemplateChannel, vars: Variables, tracking: LinkTracking): RenderedChannel {
+  const tracked = (text: string): TrackedText => (channel.shortenLinks ? trackLinks(channel.channel, text, tracking) : { text, links: [] });
   switch (channel.channel) {
     case 'sms': {
-      const text = renderText(channel.text, vars);
-      return { text, payload: {}, parts: smsInfo(text).parts };
+      const { text, links } = tracked(renderText(channel.text, vars));
+      return { text, payload: {}, parts: smsInfo(text).parts, links };
     }
     case 'email': {
-      const text = renderText(channel.text, vars, { html: true });
-      return { text, payload: { subject: renderText(channel.subject, vars) }, parts: 1 };
+      const { text, links } = tracked(renderText(channel.text, vars, { html: true }));
+      return { text, payload: { subject: renderText(channel.subject, vars) }, parts: 1, links };
     }
     case 'push':
-      return { text: renderText(channel.text, vars), payload: {}, parts: 1 };
+      return { ...tracked(renderText(channel.text, vars)), payload: {}, parts: 1 };
     case 'viber':
       return {
-        text: renderText(channel.text, vars),
+        ...tracked(renderText(channel.text, vars)),
         payload: {
           imageUrl: channel.imageUrl ? renderText(channel.imageUrl, vars) : undefined,
           buttonUrl: channel.buttonUrl ? renderText(channel.buttonUrl, vars) : undefined,
@@ -54,11 +63,12 @@ export function renderChannel(channel: TemplateChannel, vars: Variables): Render
           mediaUrl: channel.mediaUrl ? renderText(channel.mediaUrl, vars) : undefined,
         },
         parts: 1,
+        links: [],
       };
     }
     case 'chat':
       return {
-        text: renderText(channel.text, vars),
+        ...tracked(renderText(channel.text, vars)),
         payload: { chatId: channel.chatId, botId: channel.botId, messenger: channel.messenger },
         parts: 1,
       };
@@ -132,11 +142,12 @@ export function planRecipient(plan: RecipientPlan, config: AppConfig): { rows: N
       if (channel.mandatory || channelIndex === 0) problems.push(resolved.problem);
       return;
     }
-    const rendered = renderChannel(channel, plan.variables);
+    const id = randomUUID();
+    const rendered = renderChannel(channel, plan.variables, { publicUrl: config.api.publicUrl, messageId: id, newCode: newShortCode });
     const price = pricePerPart(config.priceTable, channel.channel, resolved.country);
     const delayed = channel.mandatory && plan.delayedUntil ? plan.delayedUntil : null;
     rows.push({
-      id: randomUUID(),
+      id,
       taskId: plan.taskId,
       groupId,
       sendId: `${plan.taskId}:${plan.seq}:${channel.channel}`,
@@ -158,6 +169,8 @@ export function planRecipient(plan: RecipientPlan, config: AppConfig): { rows: N
       parts: rendered.parts,
       cost: messageCost(rendered.parts, price),
       lifetimeSeconds: channel.lifetimeMinutes * 60,
+      shortLink: rendered.links[0] ? shortLinkUrl(config.api.publicUrl, rendered.links[0].code) : null,
+      links: rendered.links,
     });
   });
   return { rows, problems };

@@ -133,6 +133,7 @@ async function clearTaskRows(client: PoolClient, taskId: string): Promise<void> 
   const { rows } = await client.query(`select status from tasks where id = $1 for update`, [taskId]);
   if (rows[0]?.status !== 'created') throw new HttpError(409, 'conflict', 'the file of a task can only be replaced before it starts');
   await client.query('delete from message_events where message_id in (select id from messages where task_id = $1)', [taskId]);
+  await client.query('delete from short_links where message_id in (select id from messages where task_id = $1)', [taskId]);
   await client.query('delete from messages where task_id = $1', [taskId]);
   await client.query('delete from task_row_errors where task_id = $1', [taskId]);
 }

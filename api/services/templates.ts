@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AppConfig, Channel } from '../../core/config';
+import { PREVIEW_SHORT_CODE, type LinkTracking } from '../../core/links';
 import { normalizePhone } from '../../core/phone';
 import { extractVariables, missingVariables, type Variables } from '../../core/render';
 import { messageCost, pricePerPart, smsInfo, type SmsEncoding } from '../../core/sms';
@@ -135,12 +136,16 @@ export interface TemplatePreview {
   channels: ChannelPreview[];
 }
 
+/** The message id an email preview's open pixel names: no message has it, so nothing is counted. */
+const PREVIEW_MESSAGE_ID = '00000000-0000-0000-0000-000000000000';
+
 /** Channels whose recipient is a phone number, so the phone's country selects the price. */
 const PHONE_CHANNELS: ReadonlySet<string> = new Set(['sms', 'viber', 'whatsapp', 'chat']);
 
 /**
- * Renders every channel of a template as a send would (same `renderChannel`), with SMS encoding,
- * parts and the cost from the price table. 422 listing missing variables or naming an invalid phone.
+ * Renders every channel of a template as a send would (same `renderChannel`; short links with a
+ * placeholder code), with SMS encoding, parts and the cost from the price table. 422 listing
+ * missing variables or naming an invalid phone.
  */
 export function previewTemplate(template: TemplateRecord, input: { variables: Variables; phone?: string }, config: AppConfig): TemplatePreview {
   const details: ErrorDetail[] = [];
@@ -153,8 +158,10 @@ export function previewTemplate(template: TemplateRecord, input: { variables: Va
     country = phone?.country;
   }
   if (details.length > 0) throw unprocessable('the template cannot be rendered with these values', details);
+  // Links are shortened as a send would, with placeholder codes of the real length (nothing is stored).
+  const previewTracking: LinkTracking = { publicUrl: config.api.publicUrl, messageId: PREVIEW_MESSAGE_ID, newCode: () => PREVIEW_SHORT_CODE };
   const channels = (template.channels as unknown as TemplateChannel[]).map((channel): ChannelPreview => {
-    const rendered = renderChannel(channel, input.variables);
+    const rendered = renderChannel(channel, input.variables, previewTracking);
     const price = pricePerPart(config.priceTable, channel.channel, PHONE_CHANNELS.has(channel.channel) ? country : undefined);
     const payload = Object.fromEntries(Object.entries(rendered.payload).filter(([, v]) => v !== undefined));
     const preview: ChannelPreview = {

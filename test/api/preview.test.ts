@@ -192,6 +192,40 @@ describe('other channels', () => {
   });
 });
 
+describe('shortenLinks', () => {
+  const url = 'https://shop.example/orders/{order}?utm_source=sms&utm_medium=notification&utm_campaign=autumn_sale_2026';
+
+  it('shows each link as a short link with a placeholder code of the real length, and counts parts on that text', async () => {
+    const text = `Hi {name}, your order {order} is ready for pickup at the store on Main Street. Details: ${url}`;
+    const long = await createTemplate([{ channel: 'sms', sender: senders.sms!, text }]);
+    const short = await createTemplate([{ channel: 'sms', sender: senders.sms!, text, shortenLinks: true }]);
+    const variables = { name: 'Ann', order: 'A-1' };
+    const asWritten = (await preview(long, { variables }).expect(200)).body.channels[0];
+    expect(asWritten).toMatchObject({ units: 81 + 100, parts: 2, cost: 0.1 }); // the text and the 100-character URL
+    const shortened = (await preview(short, { variables }).expect(200)).body.channels[0];
+    const publicUrl = stack.config.api.publicUrl;
+    expect(shortened).toMatchObject({
+      text: `Hi Ann, your order A-1 is ready for pickup at the store on Main Street. Details: ${publicUrl}/l/XXXXXXXXXX`,
+      parts: 1,
+      units: 81 + `${publicUrl}/l/XXXXXXXXXX`.length,
+      cost: 0.05,
+    });
+    const { rows } = await stack.deps.pool.query('select count(*)::int as n from short_links where code = $1', ['XXXXXXXXXX']);
+    expect(rows[0].n).toBe(0); // a preview stores nothing
+  });
+
+  it('an HTML email shows its tracked link and the open pixel', async () => {
+    const id = await createTemplate([
+      { channel: 'email', sender: senders.email!, subject: 'Order', text: '<p><a href="https://shop.example/{order}">track</a></p>', shortenLinks: true },
+    ]);
+    const publicUrl = stack.config.api.publicUrl;
+    const res = await preview(id, { variables: { order: 'A-1' } }).expect(200);
+    expect(res.body.channels[0].text).toBe(
+      `<p><a href="${publicUrl}/l/XXXXXXXXXX">track</a></p><img src="${publicUrl}/o/00000000-0000-0000-0000-000000000000.gif" width="1" height="1" alt="">`,
+    );
+  });
+});
+
 describe('errors', () => {
   let id: string;
   beforeAll(async () => {
