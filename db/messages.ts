@@ -259,6 +259,8 @@ export class MessageCopy {
   private async push(): Promise<void> {
     const stream = this.stream!;
     if (this.buffer === '') return;
+    // A COPY whose connection died cannot take more: answer with why it failed.
+    if (this.failed) await this.finished;
     const ready = stream.write(this.buffer);
     this.buffer = '';
     if (!ready) await Promise.race([new Promise((resolve) => stream.once('drain', resolve)), this.finished]);
