@@ -5,12 +5,14 @@ import { ENTITIES } from './entities';
 import { Migration20261126000000_init } from './migrations/Migration20261126000000_init';
 import { Migration20261127000000_engine } from './migrations/Migration20261127000000_engine';
 import { Migration20261127100000_task_files } from './migrations/Migration20261127100000_task_files';
+import { Migration20261128100000_message_log } from './migrations/Migration20261128100000_message_log';
 
 /** Migrations are listed explicitly so the same list works from .ts (tsx, Jest) and compiled .js. */
 export const MIGRATIONS = [
   { name: 'Migration20261126000000_init', class: Migration20261126000000_init },
   { name: 'Migration20261127000000_engine', class: Migration20261127000000_engine },
   { name: 'Migration20261127100000_task_files', class: Migration20261127100000_task_files },
+  { name: 'Migration20261128100000_message_log', class: Migration20261128100000_message_log },
 ];
 
 export async function openOrm(databaseUrl: string, poolMax = 10): Promise<MikroORM> {
