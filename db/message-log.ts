@@ -1,0 +1,218 @@
+import type { Pool, PoolClient } from 'pg';
+import { CHANNELS, type Channel } from '../core/config';
+import type { MessageStatus } from '../core/status';
+import type { Queryable } from './messages';
+import { containsPattern } from './sql';
+
+/**
+ * The message log (API.md, "Messages"): every message row, newest first — by `registered_at`, then
+ * `id` for rows registered in the same transaction — filtered, paged by keyset, or read through a
+ * server-side cursor for the export. Each filter has an index in that order (migration
+ * Migration20261128100000_message_log; plans at 10 million rows in docs/message-log-plans.md).
+ */
+
+/** Every column of a message row as `presentMessage` shows it. */
+export const MESSAGE_COLUMNS = `id, task_id, group_id, send_id, status, status_description, channel, optional, sender, recipient,
+  external_id, text, payload, variables, cost, operator, template_id, template_name, parts, email_views, email_clicks,
+  short_link, link_clicks, provider, provider_message_id, registered_at, queued_at, sent_at, status_at,
+  delayed_start_at, delivery_end_at`;
+
+export interface MessageLogFilter {
+  /** A part of the recipient (case-insensitive), or a channel's name (its messages match too). */
+  search?: string;
+  /** Registered at or after (inclusive). */
+  from?: Date;
+  /** Registered before (exclusive): `from`/`to` of consecutive periods never count a row twice. */
+  to?: Date;
+  channel?: Channel;
+  status?: MessageStatus;
+  optional?: boolean;
+  taskId?: string;
+}
+
+/** Where a page ends: the last row's registration time, to the microsecond, and its id. */
+export interface LogPosition {
+  registeredAt: string;
+  id: string;
+}
+
+/**
+ * The filter as SQL conditions whose parameters are appended to `params`. Each condition is written
+ * the way its index is (a plain equality, an ILIKE on the trigram index, a range on registered_at).
+ */
+function filterConditions(filter: MessageLogFilter, params: unknown[]): string[] {
+  const param = (value: unknown) => `$${params.push(value)}`;
+  const conditions: string[] = [];
+  if (filter.search !== undefined) {
+    const channel = CHANNELS.find((c) => c === filter.search!.toLowerCase());
+    const recipient = `recipient ilike ${param(containsPattern(filter.search))}`;
+    conditions.push(channel ? `(${recipient} or channel = ${param(channel)})` : recipient);
+  }
+  if (filter.from) conditions.push(`registered_at >= ${param(filter.from.toISOString())}`);
+  if (filter.to) conditions.push(`registered_at < ${param(filter.to.toISOString())}`);
+  if (filter.channel) conditions.push(`channel = ${param(filter.channel)}`);
+  if (filter.status) conditions.push(`status = ${param(filter.status)}`);
+  if (filter.optional !== undefined) conditions.push(`optional = ${param(filter.optional)}`);
+  if (filter.taskId) conditions.push(`task_id = ${param(filter.taskId)}`);
+  return conditions;
+}
+
+const where = (conditions: string[]) => (conditions.length > 0 ? `where ${conditions.join(' and ')}` : '');
+
+/** The registration time as the cursor keeps it: UTC to the microsecond (a JS Date keeps milliseconds). */
+const POSITION_AT = `to_char(registered_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+/** One page of the log, newest first, after `after` (exclusive). */
+export function messageLogPageQuery(filter: MessageLogFilter, pageSize: number, after?: LogPosition): { text: string; values: unknown[] } {
+  const values: unknown[] = [];
+  const conditions = filterConditions(filter, values);
+  if (after) {
+    values.push(after.registeredAt, after.id);
+    conditions.push(`(registered_at, id) < ($${values.length - 1}::timestamptz, $${values.length}::uuid)`);
+  }
+  values.push(pageSize + 1);
+  return {
+    text: `select ${MESSAGE_COLUMNS}, ${POSITION_AT} as position_at
+      from messages
+      ${where(conditions)}
+      order by registered_at desc, id desc
+      limit $${values.length}`,
+    values,
+  };
+}
+
+/** A page of rows and where the next one starts (null on the last page). */
+export async function messageLogPage(
+  db: Queryable,
+  filter: MessageLogFilter,
+  pageSize: number,
+  after?: LogPosition,
+): Promise<{ rows: Record<string, any>[]; next: LogPosition | null }> {
+  // One row more than asked tells whether another page follows, without a second query.
+  const { rows } = await db.query(messageLogPageQuery(filter, pageSize, after));
+  const more = rows.length > pageSize;
+  const page = more ? rows.slice(0, pageSize) : rows;
+  const last = page[page.length - 1];
+  return { rows: page, next: more && last ? { registeredAt: last.position_at, id: last.id } : null };
+}
+
+export function messageLogCountQuery(filter: MessageLogFilter): { text: string; values: unknown[] } {
+  const values: unknown[] = [];
+  return { text: `select count(*) as total from messages ${where(filterConditions(filter, values))}`, values };
+}
+
+/** How many rows match: a scan of every matching row (or index entry), so only on request. */
+export async function countMessageLog(db: Queryable, filter: MessageLogFilter): Promise<number> {
+  const { rows } = await db.query<{ total: number }>(messageLogCountQuery(filter));
+  return Number(rows[0]!.total);
+}
+
+/** The export's columns: the times as wall-clock milliseconds in the export's time zone (an Excel
+ * date has no zone), truncated like the API's ISO times, read as plain numbers. */
+const EXPORT_COLUMNS = (zoneParam: string) => `id, task_id, group_id, send_id, status, status_description, channel, sender, recipient, text,
+  cost, operator, template_id, template_name, variables, parts, email_views, email_clicks, short_link, link_clicks,
+  ${['registered_at', 'sent_at', 'status_at', 'delayed_start_at', 'delivery_end_at']
+    .map((column) => `floor(extract(epoch from ${column} at time zone ${zoneParam}) * 1000)::bigint as ${column}_local_ms`)
+    .join(',\n  ')}`;
+
+export function messageExportQuery(filter: MessageLogFilter, timezone: string): { text: string; values: unknown[] } {
+  const values: unknown[] = [timezone];
+  const conditions = filterConditions(filter, values);
+  return {
+    text: `select ${EXPORT_COLUMNS('$1')}
+      from messages
+      ${where(conditions)}
+      order by registered_at desc, id desc`,
+    values,
+  };
+}
+
+/**
+ * A server-side cursor over the export's rows, in the log's order, on a connection of its own: one
+ * query plan and one snapshot for the whole file, fetched `batch` rows at a time so memory stays
+ * flat. `close` ends it early; a fetch that is running when it is called is cancelled in the
+ * database (pg_cancel_backend), so a client that goes away stops the work at once.
+ */
+export class MessageExportCursor {
+  private fetching = false;
+  private closed = false;
+
+  private constructor(
+    private readonly client: PoolClient,
+    private readonly cancel: (pid: number) => Promise<unknown>,
+  ) {}
+
+  /** Opens the cursor; a time zone PostgreSQL does not know fails here, before anything is sent. */
+  static async open(pool: Pool, filter: MessageLogFilter, timezone: string): Promise<MessageExportCursor> {
+    const client = await pool.connect();
+    try {
+      // Read only, and one snapshot: rows arriving during the download do not shift the file.
+      await client.query('begin isolation level repeatable read read only');
+      const query = messageExportQuery(filter, timezone);
+      await client.query({ text: `declare message_export no scroll cursor for ${query.text}`, values: query.values });
+      // Checked once here: a zone PostgreSQL rejects would otherwise fail the first fetch.
+      await client.query('select now() at time zone $1', [timezone]);
+    } catch (error) {
+      await client.query('rollback').catch(() => undefined);
+      client.release();
+      throw error;
+    }
+    return new MessageExportCursor(client, (pid) => pool.query('select pg_cancel_backend($1)', [pid]));
+  }
+
+  /** The next `batch` rows; empty at the end. */
+  async next(batch: number): Promise<ExportRow[]> {
+    if (this.closed) return [];
+    this.fetching = true;
+    try {
+      const { rows } = await this.client.query(`fetch forward ${Math.trunc(batch)} from message_export`);
+      return rows as ExportRow[];
+    } finally {
+      this.fetching = false;
+    }
+  }
+
+  /** Ends the transaction and gives the connection back; safe to call more than once. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const pid = (this.client as unknown as { processID?: number }).processID;
+    if (this.fetching && pid) await this.cancel(pid).catch(() => undefined);
+    try {
+      await this.client.query('rollback');
+      this.client.release();
+    } catch (error) {
+      // A broken connection is not returned to the pool.
+      this.client.release(error as Error);
+    }
+  }
+}
+
+/** A row as the export reads it (times as local wall-clock epoch milliseconds). */
+export interface ExportRow {
+  id: string;
+  task_id: string;
+  group_id: string;
+  send_id: string;
+  status: string;
+  status_description: string | null;
+  channel: string;
+  sender: string | null;
+  recipient: string;
+  text: string | null;
+  cost: number;
+  operator: string | null;
+  template_id: string | null;
+  template_name: string | null;
+  variables: Record<string, string> | null;
+  parts: number;
+  email_views: number;
+  email_clicks: number;
+  short_link: string | null;
+  link_clicks: number;
+  registered_at_local_ms: number;
+  sent_at_local_ms: number | null;
+  status_at_local_ms: number;
+  delayed_start_at_local_ms: number | null;
+  delivery_end_at_local_ms: number | null;
+}
