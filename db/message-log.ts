@@ -37,24 +37,53 @@ export interface LogPosition {
 }
 
 /**
- * The filter as SQL conditions whose parameters are appended to `params`. Each condition is written
- * the way its index is (a plain equality, an ILIKE on the trigram index, a range on registered_at).
+ * The filter as SQL conditions (parameters appended to `params`) and the ORDER BY that goes with
+ * them, newest first.
+ *
+ * With an equality filter on the task, status or channel (the first given, in that order), the page
+ * is read from that column's (column, registered_at desc, id desc) index: the column is compared with
+ * `= any(array)` and named first in the ORDER BY. Written as a plain `=`, PostgreSQL drops the
+ * column from the ORDER BY (it is constant) and may walk messages_log instead, filtering, on the
+ * guess that matching rows are spread evenly over time; they are not — a campaign's rows share one
+ * registration time — and for a large campaign registered weeks ago that walk read 6.2 million rows
+ * (3.2 s) to fill the first page (docs/message-log-plans.md). The other filters stay as written,
+ * so the planner may still prefer a bitmap on their indexes and a sort when they match few rows.
  */
-function filterConditions(filter: MessageLogFilter, params: unknown[]): string[] {
+function filterSql(filter: MessageLogFilter, params: unknown[]): { conditions: string[]; orderBy: string } {
   const param = (value: unknown) => `$${params.push(value)}`;
   const conditions: string[] = [];
+  const equalities: { column: string; value: unknown; type: string }[] = [];
+  if (filter.taskId) equalities.push({ column: 'task_id', value: filter.taskId, type: 'uuid' });
+  if (filter.status) equalities.push({ column: 'status', value: filter.status, type: 'text' });
+  if (filter.channel) equalities.push({ column: 'channel', value: filter.channel, type: 'text' });
+  const [leading, ...others] = equalities;
+  if (leading) conditions.push(`${leading.column} = any(${param([leading.value])}::${leading.type}[])`);
+  for (const e of others) conditions.push(`${e.column} = ${param(e.value)}`);
   if (filter.search !== undefined) {
     const channel = CHANNELS.find((c) => c === filter.search!.toLowerCase());
-    const recipient = `recipient ilike ${param(containsPattern(filter.search))}`;
+    const recipient = recipientContains(filter.search, param);
     conditions.push(channel ? `(${recipient} or channel = ${param(channel)})` : recipient);
   }
   if (filter.from) conditions.push(`registered_at >= ${param(filter.from.toISOString())}`);
   if (filter.to) conditions.push(`registered_at < ${param(filter.to.toISOString())}`);
-  if (filter.channel) conditions.push(`channel = ${param(filter.channel)}`);
-  if (filter.status) conditions.push(`status = ${param(filter.status)}`);
   if (filter.optional !== undefined) conditions.push(`optional = ${param(filter.optional)}`);
-  if (filter.taskId) conditions.push(`task_id = ${param(filter.taskId)}`);
-  return conditions;
+  return { conditions, orderBy: `${leading ? `${leading.column}, ` : ''}registered_at desc, id desc` };
+}
+
+/** Letters and digits at both ends: what pg_trgm indexes as a word. */
+const SEARCH_CORE = /^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu;
+
+/**
+ * `recipient` contains `search`, case-insensitively, found through the trigram index. pg_trgm reads
+ * a non-alphanumeric character as a word boundary, so `+79991234567` would also look up "  7" and
+ * " 79", trigrams every phone number has (a posting list per row: 120 ms at 10 million rows). The
+ * index is asked for the search without the punctuation at its ends (35 ms), and the whole search
+ * is checked on the rows it finds.
+ */
+function recipientContains(search: string, param: (value: unknown) => string): string {
+  const core = search.replace(SEARCH_CORE, '');
+  if (core === search || core.length < 3) return `recipient ilike ${param(containsPattern(search))}`;
+  return `(recipient ilike ${param(containsPattern(core))} and strpos(lower(recipient), lower(${param(search)})) > 0)`;
 }
 
 const where = (conditions: string[]) => (conditions.length > 0 ? `where ${conditions.join(' and ')}` : '');
@@ -65,7 +94,7 @@ const POSITION_AT = `to_char(registered_at at time zone 'UTC', 'YYYY-MM-DD"T"HH2
 /** One page of the log, newest first, after `after` (exclusive). */
 export function messageLogPageQuery(filter: MessageLogFilter, pageSize: number, after?: LogPosition): { text: string; values: unknown[] } {
   const values: unknown[] = [];
-  const conditions = filterConditions(filter, values);
+  const { conditions, orderBy } = filterSql(filter, values);
   if (after) {
     values.push(after.registeredAt, after.id);
     conditions.push(`(registered_at, id) < ($${values.length - 1}::timestamptz, $${values.length}::uuid)`);
@@ -75,21 +104,42 @@ export function messageLogPageQuery(filter: MessageLogFilter, pageSize: number, 
     text: `select ${MESSAGE_COLUMNS}, ${POSITION_AT} as position_at
       from messages
       ${where(conditions)}
-      order by registered_at desc, id desc
+      order by ${orderBy}
       limit $${values.length}`,
     values,
   };
 }
 
+/**
+ * Planner settings of the log's page and export queries, inside their transaction. Incremental sort
+ * is off: for a task and a status it would read the (task_id, status) index presorted by task and
+ * sort the rest, costed as if the task were one of many small groups — for a large campaign that
+ * sorted 64,000 rows (420 ms) where walking messages_log_task takes 1.4 ms, or a bitmap and a full
+ * sort 23 ms when the status is rare (docs/message-log-plans.md).
+ */
+export const MESSAGE_LOG_PLANNER_SETTINGS = 'set local enable_incremental_sort = off';
+
 /** A page of rows and where the next one starts (null on the last page). */
 export async function messageLogPage(
-  db: Queryable,
+  pool: Pool,
   filter: MessageLogFilter,
   pageSize: number,
   after?: LogPosition,
 ): Promise<{ rows: Record<string, any>[]; next: LogPosition | null }> {
-  // One row more than asked tells whether another page follows, without a second query.
-  const { rows } = await db.query(messageLogPageQuery(filter, pageSize, after));
+  const client = await pool.connect();
+  let rows: Record<string, any>[];
+  try {
+    // One round trip for both (the simple protocol takes several statements without parameters).
+    await client.query(`begin read only; ${MESSAGE_LOG_PLANNER_SETTINGS}`);
+    // One row more than asked tells whether another page follows, without a second query.
+    rows = (await client.query(messageLogPageQuery(filter, pageSize, after))).rows;
+    await client.query('commit');
+  } catch (error) {
+    await client.query('rollback').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
   const more = rows.length > pageSize;
   const page = more ? rows.slice(0, pageSize) : rows;
   const last = page[page.length - 1];
@@ -98,7 +148,7 @@ export async function messageLogPage(
 
 export function messageLogCountQuery(filter: MessageLogFilter): { text: string; values: unknown[] } {
   const values: unknown[] = [];
-  return { text: `select count(*) as total from messages ${where(filterConditions(filter, values))}`, values };
+  return { text: `select count(*) as total from messages ${where(filterSql(filter, values).conditions)}`, values };
 }
 
 /** How many rows match: a scan of every matching row (or index entry), so only on request. */
@@ -117,12 +167,12 @@ const EXPORT_COLUMNS = (zoneParam: string) => `id, task_id, group_id, send_id, s
 
 export function messageExportQuery(filter: MessageLogFilter, timezone: string): { text: string; values: unknown[] } {
   const values: unknown[] = [timezone];
-  const conditions = filterConditions(filter, values);
+  const { conditions, orderBy } = filterSql(filter, values);
   return {
     text: `select ${EXPORT_COLUMNS('$1')}
       from messages
       ${where(conditions)}
-      order by registered_at desc, id desc`,
+      order by ${orderBy}`,
     values,
   };
 }
@@ -147,7 +197,7 @@ export class MessageExportCursor {
     const client = await pool.connect();
     try {
       // Read only, and one snapshot: rows arriving during the download do not shift the file.
-      await client.query('begin isolation level repeatable read read only');
+      await client.query(`begin isolation level repeatable read read only; ${MESSAGE_LOG_PLANNER_SETTINGS}`);
       const query = messageExportQuery(filter, timezone);
       await client.query({ text: `declare message_export no scroll cursor for ${query.text}`, values: query.values });
       // Checked once here: a zone PostgreSQL rejects would otherwise fail the first fetch.

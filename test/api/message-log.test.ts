@@ -169,7 +169,10 @@ describe('filters: each alone and combined, the list and the export agree', () =
   const cases: [string, () => Record<string, string | boolean>, number[]][] = [
     ['the period alone: from inclusive, to exclusive (to the microsecond)', () => ({}), [1, 2, 3, 4, 5, 6, 7, 8, 9]],
     ['search: digits of a phone number', () => ({ search: '90000005' }), [5]],
+    ['search: a whole phone number, + included', () => ({ search: '+79990000005' }), [5]],
+    ['search: punctuation at the ends is part of the search', () => ({ search: '+9990000005' }), []],
     ['search: case-insensitive part of an address', () => ({ search: 'ann.SMITH@example' }), [3]],
+    ['search: a domain in any case', () => ({ search: '@EXAMPLE.com' }), [3, 4]],
     ['search: a channel name finds its messages and recipients containing it', () => ({ search: 'Viber' }), [4, 5, 6]],
     ['search: % and _ are literal', () => ({ search: '_100%' }), [7]],
     ['search: nothing matches', () => ({ search: 'nobody@nowhere' }), []],
