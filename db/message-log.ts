@@ -111,13 +111,16 @@ export function messageLogPageQuery(filter: MessageLogFilter, pageSize: number, 
 }
 
 /**
- * Planner settings of the log's page and export queries, inside their transaction. Incremental sort
- * is off: for a task and a status it would read the (task_id, status) index presorted by task and
- * sort the rest, costed as if the task were one of many small groups — for a large campaign that
- * sorted 64,000 rows (420 ms) where walking messages_log_task takes 1.4 ms, or a bitmap and a full
- * sort 23 ms when the status is rare (docs/message-log-plans.md).
+ * Planner settings of the log's page and export queries, inside their transaction
+ * (docs/message-log-plans.md):
+ * - incremental sort off: for a task and a status it would read the (task_id, status) index
+ *   presorted by task and sort the rest, costed as if the task were one of many small groups — for
+ *   a large campaign that sorted 64,000 rows (420 ms) where walking messages_log_task takes 1.4 ms,
+ *   or a bitmap and a full sort 23 ms when the status is rare;
+ * - JIT off: an export's plan costs enough to be compiled, which took a second before the first
+ *   row of a month's export, for expressions that gain nothing from it.
  */
-export const MESSAGE_LOG_PLANNER_SETTINGS = 'set local enable_incremental_sort = off';
+export const MESSAGE_LOG_PLANNER_SETTINGS = 'set local enable_incremental_sort = off; set local jit = off';
 
 /** A page of rows and where the next one starts (null on the last page). */
 export async function messageLogPage(
