@@ -341,6 +341,7 @@ function newMessage(taskId: string, n: number) {
 describe('bad input: 400 naming the query field', () => {
   const cases: [string, string][] = [
     ['status=DONE', 'query.status'],
+    ['search=ab', 'query.search'],
     ['channel=fax', 'query.channel'],
     ['optional=yes', 'query.optional'],
     ['taskId=42', 'query.taskId'],
