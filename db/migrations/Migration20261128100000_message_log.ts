@@ -21,11 +21,17 @@ create index messages_log_status on messages (status, registered_at desc, id des
 create index messages_log_task on messages (task_id, registered_at desc, id desc);
 -- "A part of the recipient", case-insensitive: ILIKE '%…%' through trigrams.
 create index messages_recipient_trgm on messages using gin (recipient gin_trgm_ops);
+-- The planner estimates how many recipients contain a pattern by trying it on the column's
+-- histogram: 100 entries took 3 digits found in 68,000 of 10 million rows for 1,000, and read and
+-- sorted them all (1 s) instead of walking messages_log for the first page (21 ms). 1,000 entries
+-- estimate it at 80,000.
+alter table messages alter column recipient set statistics 1000;
 `);
   }
 
   override async down(): Promise<void> {
     this.addSql(`
+alter table messages alter column recipient set statistics -1;
 drop index if exists messages_recipient_trgm;
 drop index if exists messages_log_task;
 drop index if exists messages_log_status;
