@@ -86,11 +86,19 @@ async function main() {
     // Reset the kernel's high-water mark, so VmHWM is this download's peak (Linux ≥ 4.0).
     fs.writeFileSync(`/proc/${api.pid}/clear_refs`, '5');
     let sampledPeak = before.rss;
+    let received = 0;
     const sampler = setInterval(() => (sampledPeak = Math.max(sampledPeak, memoryOf(api.pid!).rss)), 20);
+    // Every 10 s: how far the download is and the API's memory, to see whether it stays flat.
+    const exportStarted = Date.now();
+    const progress = setInterval(() => {
+      const { rss } = memoryOf(api.pid!);
+      say(`  ${((Date.now() - exportStarted) / 1000).toFixed(0).padStart(3)} s: ${mb(received).padStart(7)} received, API RSS ${mb(rss)}`);
+    }, 10_000);
     const file = path.join(os.tmpdir(), `messages-export-bench-${process.pid}.xlsx`);
     cleanups.push(async () => fs.promises.rm(file, { force: true }));
-    const result = await download(port, `/api/v1/messages/export.xlsx?from=${from}`, file, CLIENT_MBPS);
+    const result = await download(port, `/api/v1/messages/export.xlsx?from=${from}`, file, CLIENT_MBPS, (bytes) => (received = bytes));
     clearInterval(sampler);
+    clearInterval(progress);
     const after = memoryOf(api.pid!);
 
     say(`export of ${ROWS.toLocaleString('en')} rows${CLIENT_MBPS ? ` read at ${CLIENT_MBPS} MB/s` : ''}: ${result.status}, ${mb(result.bytes)}`);
@@ -119,7 +127,7 @@ async function waitForHealth(port: number): Promise<void> {
 }
 
 /** Downloads `url`, optionally to `file` and at most `mbps` MB/s, timing the first byte and the end. */
-function download(port: number, url: string, file?: string, mbps?: number) {
+function download(port: number, url: string, file?: string, mbps?: number, onBytes?: (bytes: number) => void) {
   return new Promise<{ status: number; bytes: number; firstByteMs: number; totalMs: number }>((resolve, reject) => {
     const started = performance.now();
     let firstByteMs = NaN;
@@ -129,6 +137,7 @@ function download(port: number, url: string, file?: string, mbps?: number) {
       res.on('data', (chunk: Buffer) => {
         if (bytes === 0) firstByteMs = performance.now() - started;
         bytes += chunk.length;
+        onBytes?.(bytes);
         out?.write(chunk);
         if (mbps) {
           // Ahead of the allowed rate: stop reading until the rate catches up.
