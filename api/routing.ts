@@ -189,6 +189,41 @@ export async function listPage<T extends object>(
   return { items: records.map(present), total, page: query.page, pageSize: query.pageSize };
 }
 
+/** A query parameter left empty (`?channel=`) means "no filter", as forms send it. */
+export const optionalParam = <T extends z.ZodType>(schema: T) => z.preprocess((value) => (value === '' ? undefined : value), schema.optional());
+
+/** `true` or `false` in a query string. */
+export const booleanParam = z.enum(['true', 'false'], { error: 'true or false' }).transform((value) => value === 'true');
+
+/** `?pageSize=50&cursor=<opaque>&withTotal=true` (API.md, "Lists": the lists that grow to millions). */
+export const cursorPaginationQuery = {
+  pageSize: z.coerce.number().int().min(1).max(1000).default(50),
+  cursor: optionalParam(z.string().max(1000)),
+  withTotal: optionalParam(booleanParam),
+};
+
+/** A page position as the opaque `cursor` a client passes back. */
+export function encodeCursor(position: object): string {
+  return Buffer.from(JSON.stringify(position)).toString('base64url');
+}
+
+/** The position a `cursor` names, or 400 naming `query.cursor` when it is not one this list made. */
+export function decodeCursor<T extends z.ZodType>(cursor: string, position: T): z.infer<T> {
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    decoded = undefined;
+  }
+  const parsed = position.safeParse(decoded);
+  if (!parsed.success) throw badRequest('invalid cursor', [{ path: 'query.cursor', message: 'not a cursor from this list: pass nextCursor back unchanged' }]);
+  return parsed.data;
+}
+
+export function cursorListResponse<T extends z.ZodType>(item: T) {
+  return z.object({ items: z.array(item), nextCursor: z.string().nullable(), total: z.number().int().optional() });
+}
+
 export function listResponse<T extends z.ZodType>(item: T) {
   return z.object({ items: z.array(item), total: z.number().int(), page: z.number().int(), pageSize: z.number().int() });
 }

@@ -391,7 +391,8 @@ function formatterFor(timezone: string): Intl.DateTimeFormat {
   return formatter;
 }
 
-function timeZoneProblem(timezone: unknown): string | undefined {
+/** Why `timezone` is not an IANA time zone name this runtime knows; undefined when it is one. */
+export function timeZoneProblem(timezone: unknown): string | undefined {
   try {
     formatterFor(timezone as string);
     return undefined;

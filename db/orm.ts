@@ -6,6 +6,7 @@ import { Migration20261126000000_init } from './migrations/Migration202611260000
 import { Migration20261127000000_engine } from './migrations/Migration20261127000000_engine';
 import { Migration20261127100000_task_files } from './migrations/Migration20261127100000_task_files';
 import { Migration20261128000000_hlr } from './migrations/Migration20261128000000_hlr';
+import { Migration20261128100000_message_log } from './migrations/Migration20261128100000_message_log';
 import { Migration20261128200000_links } from './migrations/Migration20261128200000_links';
 import { Migration20261128300000_task_count_changes } from './migrations/Migration20261128300000_task_count_changes';
 
@@ -15,6 +16,7 @@ export const MIGRATIONS = [
   { name: 'Migration20261127000000_engine', class: Migration20261127000000_engine },
   { name: 'Migration20261127100000_task_files', class: Migration20261127100000_task_files },
   { name: 'Migration20261128000000_hlr', class: Migration20261128000000_hlr },
+  { name: 'Migration20261128100000_message_log', class: Migration20261128100000_message_log },
   { name: 'Migration20261128200000_links', class: Migration20261128200000_links },
   { name: 'Migration20261128300000_task_count_changes', class: Migration20261128300000_task_count_changes },
 ];

@@ -1,0 +1,176 @@
+/**
+ * `DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npx tsx scripts/bench/export.ts [--rows 1000000] [--client-mbps 2] [--verify] [--keep]`
+ *
+ * The message export at scale: seeds N production-shaped messages (scripts/bench/seed-message-log.ts)
+ * into a throw-away database, starts the API as a process of its own (`api/main.ts`, so its memory
+ * is its own), downloads `GET /api/v1/messages/export.xlsx` of all of them, and prints the time to
+ * the first byte, the total time, the file size and the API process's resident memory: before, and
+ * at its peak during the download (sampled every 20 ms, and the kernel's high-water mark reset just
+ * before the request). `--client-mbps` reads the download at that rate (a slow client: the export
+ * must wait for it, not buffer); `--verify` reads the file back and counts its rows.
+ * Without TEMPORAL_ADDRESS a Temporal dev server is started (the API connects to one).
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import ExcelJS from 'exceljs';
+import { Client } from 'pg';
+import { migrate } from '../../db/orm';
+import { createDatabase, dropDatabase, freePort } from '../services/postgres';
+import { startTemporalDevServer } from '../services/temporal-server';
+import { seedMessageLog } from './seed-message-log';
+
+const argValue = (name: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+const ROWS = Number(argValue('rows') ?? 1_000_000);
+const CLIENT_MBPS = argValue('client-mbps') ? Number(argValue('client-mbps')) : undefined;
+const VERIFY = process.argv.includes('--verify');
+const KEEP = process.argv.includes('--keep');
+const ADMIN_KEY = 'bench-export-admin-key';
+const DATABASE = 'notif_export_bench';
+const ROOT = path.resolve(__dirname, '..', '..');
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+
+/** Resident memory of a process, now and its high-water mark, from /proc (Linux). */
+function memoryOf(pid: number): { rss: number; hwm: number } {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+}
+
+async function main() {
+  const baseUrl = process.env.DATABASE_URL;
+  if (!baseUrl) throw new Error('DATABASE_URL is required (the server to build the throw-away database on)');
+  const cleanups: (() => Promise<unknown>)[] = [];
+  try {
+    const databaseUrl = await createDatabase(baseUrl, DATABASE);
+    if (!KEEP) cleanups.push(() => dropDatabase(baseUrl, DATABASE));
+    await migrate(databaseUrl);
+    const db = new Client({ connectionString: databaseUrl });
+    await db.connect();
+    const seeded = Date.now();
+    // Ten days: every row inside one `from`, whatever today's date.
+    await seedMessageLog(db, { rows: ROWS, days: 10 });
+    await db.end();
+    say(`seeded ${ROWS.toLocaleString('en')} messages in ${((Date.now() - seeded) / 1000).toFixed(0)} s`);
+
+    let temporalAddress = process.env.TEMPORAL_ADDRESS;
+    if (!temporalAddress) {
+      const temporal = await startTemporalDevServer();
+      cleanups.unshift(() => temporal.teardown());
+      temporalAddress = temporal.address;
+    }
+    const port = await freePort();
+    const api = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'api', 'main.ts')], {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, PORT: String(port), ADMIN_API_KEY: ADMIN_KEY, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    const exited = new Promise((resolve) => api.once('exit', resolve));
+    cleanups.unshift(async () => {
+      api.kill('SIGTERM');
+      await exited;
+    });
+    await waitForHealth(port);
+
+    const from = new Date(Date.now() - 11 * 86_400_000).toISOString();
+    // Warm-up: the first export loads ExcelJS and the query plan; its memory is not the export's.
+    await download(port, `/api/v1/messages/export.xlsx?from=${from}&to=${new Date(Date.now() - 10 * 86_400_000 + 60_000).toISOString()}`);
+    const before = memoryOf(api.pid!);
+    // Reset the kernel's high-water mark, so VmHWM is this download's peak (Linux ≥ 4.0).
+    fs.writeFileSync(`/proc/${api.pid}/clear_refs`, '5');
+    let sampledPeak = before.rss;
+    let received = 0;
+    const sampler = setInterval(() => (sampledPeak = Math.max(sampledPeak, memoryOf(api.pid!).rss)), 20);
+    // Every 10 s: how far the download is and the API's memory, to see whether it stays flat.
+    const exportStarted = Date.now();
+    const progress = setInterval(() => {
+      const { rss } = memoryOf(api.pid!);
+      say(`  ${((Date.now() - exportStarted) / 1000).toFixed(0).padStart(3)} s: ${mb(received).padStart(7)} received, API RSS ${mb(rss)}`);
+    }, 10_000);
+    const file = path.join(os.tmpdir(), `messages-export-bench-${process.pid}.xlsx`);
+    cleanups.push(async () => fs.promises.rm(file, { force: true }));
+    const result = await download(port, `/api/v1/messages/export.xlsx?from=${from}`, file, CLIENT_MBPS, (bytes) => (received = bytes));
+    clearInterval(sampler);
+    clearInterval(progress);
+    const after = memoryOf(api.pid!);
+
+    say(`export of ${ROWS.toLocaleString('en')} rows${CLIENT_MBPS ? ` read at ${CLIENT_MBPS} MB/s` : ''}: ${result.status}, ${mb(result.bytes)}`);
+    say(`  time to first byte  ${result.firstByteMs.toFixed(0)} ms`);
+    say(`  total time          ${(result.totalMs / 1000).toFixed(1)} s (${((ROWS / result.totalMs) * 1000).toFixed(0)} rows/s)`);
+    say(`  API process RSS     before ${mb(before.rss)}, peak during the export ${mb(Math.max(after.hwm, sampledPeak))} (VmHWM ${mb(after.hwm)}, sampled ${mb(sampledPeak)}), after ${mb(after.rss)}`);
+    if (VERIFY) {
+      const counted = await countRows(file);
+      say(`  read back: ${counted.sheets} sheet(s), ${counted.rows.toLocaleString('en')} data rows ${counted.rows === ROWS ? '(all)' : `(expected ${ROWS})`}`);
+    }
+  } finally {
+    for (const cleanup of cleanups) await cleanup().catch((error) => say(`cleanup: ${error}`));
+  }
+}
+
+async function waitForHealth(port: number): Promise<void> {
+  const until = Date.now() + 60_000;
+  while (Date.now() < until) {
+    const ok = await new Promise<boolean>((resolve) => {
+      http.get({ host: '127.0.0.1', port, path: '/health' }, (res) => (res.resume(), resolve(res.statusCode === 200))).on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error('the API did not become healthy within 60 s');
+}
+
+/** Downloads `url`, optionally to `file` and at most `mbps` MB/s, timing the first byte and the end. */
+function download(port: number, url: string, file?: string, mbps?: number, onBytes?: (bytes: number) => void) {
+  return new Promise<{ status: number; bytes: number; firstByteMs: number; totalMs: number }>((resolve, reject) => {
+    const started = performance.now();
+    let firstByteMs = NaN;
+    let bytes = 0;
+    const request = http.get({ host: '127.0.0.1', port, path: url, headers: { Authorization: `Bearer ${ADMIN_KEY}` } }, (res) => {
+      const out = file ? fs.createWriteStream(file) : undefined;
+      res.on('data', (chunk: Buffer) => {
+        if (bytes === 0) firstByteMs = performance.now() - started;
+        bytes += chunk.length;
+        onBytes?.(bytes);
+        out?.write(chunk);
+        if (mbps) {
+          // Ahead of the allowed rate: stop reading until the rate catches up.
+          const dueMs = (bytes / (mbps * 1024 * 1024)) * 1000 - (performance.now() - started - firstByteMs);
+          if (dueMs > 5) {
+            res.pause();
+            setTimeout(() => res.resume(), dueMs);
+          }
+        }
+      });
+      res.on('end', () => {
+        const totalMs = performance.now() - started;
+        if (out) out.end(() => resolve({ status: res.statusCode!, bytes, firstByteMs, totalMs }));
+        else resolve({ status: res.statusCode!, bytes, firstByteMs, totalMs });
+      });
+      res.on('error', reject);
+    });
+    request.on('error', reject);
+  });
+}
+
+async function countRows(file: string): Promise<{ sheets: number; rows: number }> {
+  const reader = new ExcelJS.stream.xlsx.WorkbookReader(file, { worksheets: 'emit', sharedStrings: 'ignore', styles: 'ignore', hyperlinks: 'ignore' });
+  let sheets = 0;
+  let rows = 0;
+  for await (const sheet of reader) {
+    sheets += 1;
+    for await (const row of sheet) if (row.number > 1) rows += 1;
+  }
+  return { sheets, rows };
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
