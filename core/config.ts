@@ -67,8 +67,10 @@ export function temporalConnectionOptions(config: AppConfig): { address: string;
   return { address: config.temporal.address, tls: config.temporal.tls ? {} : undefined, apiKey: config.temporal.apiKey };
 }
 
-export function channelTaskQueue(channel: Channel): string {
-  return `channel-${channel}`;
+/** A channel's activity queue, named after the orchestrator's queue: two deployments (or two test
+ * stacks) sharing a Temporal namespace never run each other's dispatchers. */
+export function channelTaskQueue(orchestratorTaskQueue: string, channel: Channel): string {
+  return `${orchestratorTaskQueue}-channel-${channel}`;
 }
 
 function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

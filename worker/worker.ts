@@ -77,7 +77,7 @@ export async function startWorkers(deps: {
       Worker.create({
         connection,
         namespace: config.temporal.namespace,
-        taskQueue: channelTaskQueue(channel),
+        taskQueue: channelTaskQueue(config.orchestratorTaskQueue, channel),
         activities: dispatch,
         maxConcurrentActivityTaskExecutions: 16,
         // A channel runs a few long-lived activities (the stream's dispatcher, a campaign's
@@ -95,7 +95,7 @@ export async function startWorkers(deps: {
   const done = Promise.all(runs.values()).then(() => undefined);
   const supervisor = new EngineSupervisor({ client: new Client({ connection, namespace: config.temporal.namespace }), pool, config, logger });
   supervisor.start();
-  logger.info({ taskQueues: [config.orchestratorTaskQueue, ...CHANNELS.map(channelTaskQueue)] }, 'workers started');
+  logger.info({ taskQueues: [config.orchestratorTaskQueue, ...CHANNELS.map((channel) => channelTaskQueue(config.orchestratorTaskQueue, channel))] }, 'workers started');
   return {
     done,
     async shutdown() {

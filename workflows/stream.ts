@@ -1,4 +1,4 @@
-import { condition, continueAsNew, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
+import { condition, continueAsNew, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { ControlActivities } from '../activities/control';
 import type { DispatchActivities } from '../activities/dispatch';
 import { CHANNELS, channelTaskQueue } from '../core/config';
@@ -62,7 +62,7 @@ export async function notificationStreamWorkflow(input: StreamWorkflowInput = {}
   const pieces = [
     keepRunning('sweep', () => proxyActivities<ControlActivities>(optionsNow()).streamSweep({ until })),
     ...CHANNELS.map((channel) =>
-      keepRunning(channel, () => proxyActivities<DispatchActivities>(optionsNow(channelTaskQueue(channel))).streamChannel({ channel, until })),
+      keepRunning(channel, () => proxyActivities<DispatchActivities>(optionsNow(channelTaskQueue(workflowInfo().taskQueue, channel))).streamChannel({ channel, until })),
     ),
   ];
   for (const piece of pieces) void piece.finally(() => piecesEnded++);

@@ -25,7 +25,7 @@ const control = proxyActivities<ControlActivities>({
 
 function dispatcherFor(channel: Channel) {
   return proxyActivities<DispatchActivities>({
-    taskQueue: channelTaskQueue(channel),
+    taskQueue: channelTaskQueue(workflowInfo().taskQueue, channel),
     // Long-running: pages until nothing can be claimed. It heartbeats every second on a timer,
     // so a missed heartbeat means its worker died, and the retry claims what is left.
     startToCloseTimeout: '24 hours',
