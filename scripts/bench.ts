@@ -246,7 +246,11 @@ async function measureWorkflowStarts(client: Awaited<ReturnType<typeof connectTe
   return count / ((performance.now() - t0) / 1000);
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+// Exits when done: a client or child-process handle left open must not keep the benchmark alive.
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
