@@ -204,19 +204,37 @@ function refusal(action: TaskAction, status: TaskStatus): string {
 const UNHELD_WAITING = `(m.status in ('CREATED', 'DELAYED', 'PAUSED')
   or (m.status = 'QUEUED' and (m.owner is null or m.lease_until < clock_timestamp())))`;
 
+/**
+ * Stops the task's waiting rows without ever waiting for a row lock: a statement over many rows
+ * that waits on rows a dispatcher or a receipt batch holds, while they wait on rows it took, is a
+ * deadlock (it was, for a 200,000-row campaign in full dispatch). Rows held elsewhere are skipped
+ * and taken in the next pass a moment later, once their holder committed — by then a claimed row
+ * is owned (its dispatcher gives it back as PAUSED/CANCELED, db/dispatch.ts), a sent one in flight.
+ */
 async function stopWaitingRows(db: Queryable, taskId: string, to: 'PAUSED' | 'CANCELED', description: string, includeHeld: boolean): Promise<number> {
-  const { rowCount } = await db.query(
-    `with changed as (
-       update messages m set status = $2, status_description = $3, status_at = now(), delayed_start_at = null,
-         owner = null, lease_until = null
-       where m.task_id = $1 and ${UNHELD_WAITING} and m.status <> $2 and (m.released or $4)
-       returning m.id)
-     insert into message_events (message_id, status, description, source)
-     select id, $2, $3, 'control' from changed`,
-    [taskId, to, description, includeHeld],
-  );
-  return rowCount ?? 0;
+  const waiting = (task: string, status: string, held: string) => `m.task_id = ${task} and ${UNHELD_WAITING} and m.status <> ${status} and (m.released or ${held})`;
+  let stopped = 0;
+  for (let pass = 0; ; pass++) {
+    const { rowCount } = await db.query(
+      `with target as (select m.id from messages m where ${waiting('$1', '$2', '$4')} for update of m skip locked),
+       changed as (
+         update messages m set status = $2, status_description = $3, status_at = now(), delayed_start_at = null,
+           owner = null, lease_until = null
+         from target where m.id = target.id
+         returning m.id)
+       insert into message_events (message_id, status, description, source)
+       select id, $2, $3, 'control' from changed`,
+      [taskId, to, description, includeHeld],
+    );
+    stopped += rowCount ?? 0;
+    const { rows } = await db.query(`select exists (select 1 from messages m where ${waiting('$1', '$2', '$3')}) as left`, [taskId, to, includeHeld]);
+    if (!rows[0].left) return stopped;
+    if (pass >= STOP_PASSES) throw new Error(`rows of task ${taskId} stayed locked by others for ${STOP_PASSES * STOP_PASS_PAUSE_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, STOP_PASS_PAUSE_MS));
+  }
 }
+const STOP_PASSES = 200;
+const STOP_PASS_PAUSE_MS = 25;
 
 /**
  * Pauses, resumes or cancels a task — the same for a campaign and for an API send. The task row
