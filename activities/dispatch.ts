@@ -6,7 +6,7 @@ import { claimForDispatch, retryLater, returnClaims, type ClaimedMessage, type C
 import { applyStatusChanges, type StatusChange } from '../db/messages';
 import type { DispatchWakeups } from '../db/notify';
 import type { TaskScope } from '../db/scope';
-import type { ChannelProvider, OutgoingMessage, ProviderRegistry, SubmitResult } from './channels/types';
+import { isChannelRoutes, type ChannelProvider, type OutgoingMessage, type ProviderRegistry, type SubmitResult } from './channels/types';
 import { keepHeartbeating, sleep } from './heartbeat';
 import { RateLimiter } from './rate-limiter';
 
@@ -68,9 +68,10 @@ export function createDispatchActivities(deps: {
     const retries: { messageId: string; reason: string; delayMs: number }[] = [];
     const attempts = new Map(batch.map((m) => [m.id, m.attempts]));
     for (const r of results) {
-      if (r.outcome === 'accepted') changes.push({ messageId: r.messageId, status: 'SENT', providerMessageId: r.providerMessageId, provider: provider.name });
-      else if (r.outcome === 'rejected') changes.push({ messageId: r.messageId, status: 'ERROR', description: r.reason, provider: provider.name });
-      else retries.push({ messageId: r.messageId, reason: r.reason, delayMs: retryDelayMs(attempts.get(r.messageId) ?? 1, r.retryAfterMs) });
+      const reason = 'reason' in r ? (r.detail ? `${r.reason} (${r.detail})` : r.reason) : r.detail;
+      if (r.outcome === 'accepted') changes.push({ messageId: r.messageId, status: 'SENT', description: reason ?? null, providerMessageId: r.providerMessageId, provider: provider.name });
+      else if (r.outcome === 'rejected') changes.push({ messageId: r.messageId, status: 'ERROR', description: reason, provider: provider.name });
+      else retries.push({ messageId: r.messageId, reason: reason!, delayMs: retryDelayMs(attempts.get(r.messageId) ?? 1, r.retryAfterMs) });
     }
     if (changes.length > 0) await applyStatusChanges(pool, changes, source);
     await retryLater(pool, owner, retries, source);
@@ -97,8 +98,8 @@ export function createDispatchActivities(deps: {
     signal: AbortSignal,
   ): Promise<{ accepted: number; rejected: number; retryAt?: number }> {
     const counts: { accepted: number; rejected: number; retryAt?: number } = { accepted: 0, rejected: 0 };
-    const provider = deps.providers[channel];
-    if (!provider) {
+    const entry = deps.providers[channel];
+    if (!entry) {
       await applyStatusChanges(
         pool,
         page.messages.map((m) => ({ messageId: m.id, status: 'ERROR', description: `no provider configured for ${channel}` })),
@@ -107,22 +108,32 @@ export function createDispatchActivities(deps: {
       counts.rejected = page.messages.length;
       return counts;
     }
-    const batchSize = provider.maxBatchSize ?? DISPATCH_PAGE_SIZE;
-    let left = page.messages;
+    // Each provider takes its own messages (routed by sender) in its own batch size.
+    const batches: { provider: ChannelProvider; messages: ClaimedMessage[] }[] = [];
+    const byProvider = new Map<ChannelProvider, ClaimedMessage[]>();
+    for (const m of page.messages) {
+      const provider = isChannelRoutes(entry) ? entry.forSender(m.sender) : entry;
+      if (!byProvider.has(provider)) byProvider.set(provider, []);
+      byProvider.get(provider)!.push(m);
+    }
+    for (const [provider, messages] of byProvider) {
+      const size = provider.maxBatchSize ?? DISPATCH_PAGE_SIZE;
+      for (let i = 0; i < messages.length; i += size) batches.push({ provider, messages: messages.slice(i, i + size) });
+    }
     let checkedAt = Date.now();
-    while (left.length > 0) {
+    let stopped = new Set<string>();
+    /** Rows of tasks paused or canceled meanwhile: not handed over, given back. */
+    const giveBack: string[] = [];
+    while (batches.length > 0) {
       if (signal.aborted || Date.now() >= page.submitBefore) break;
       if (Date.now() - checkedAt >= CONTROL_CHECK_MS) {
-        const stopped = await stoppedTasks([...new Set(left.map((m) => m.taskId))]);
+        stopped = await stoppedTasks([...new Set(batches.flatMap((b) => b.messages.map((m) => m.taskId)))]);
         checkedAt = Date.now();
-        if (stopped.size > 0) {
-          await returnClaims(pool, owner, left.filter((m) => stopped.has(m.taskId)).map((m) => m.id));
-          left = left.filter((m) => !stopped.has(m.taskId));
-          continue;
-        }
       }
-      const batch = left.slice(0, batchSize);
-      left = left.slice(batchSize);
+      const { provider, messages } = batches.shift()!;
+      const batch = messages.filter((m) => !stopped.has(m.taskId));
+      giveBack.push(...messages.filter((m) => stopped.has(m.taskId)).map((m) => m.id));
+      if (batch.length === 0) continue;
       const outgoing: OutgoingMessage[] = batch.map((m) => ({
         messageId: m.id,
         sendId: m.sendId,
@@ -133,13 +144,14 @@ export function createDispatchActivities(deps: {
         payload: m.payload,
         deliveryEndAt: m.deliveryEndAt,
       }));
-      const results = await provider.submit(outgoing);
+      const results = await provider.submit(outgoing, signal);
       const retryAt = await recordAnswers(provider, owner, batch, results);
       if (retryAt !== undefined) counts.retryAt = Math.min(counts.retryAt ?? Infinity, retryAt);
       counts.accepted += results.filter((r) => r.outcome === 'accepted').length;
       counts.rejected += results.filter((r) => r.outcome === 'rejected').length;
     }
-    await returnClaims(pool, owner, left.map((m) => m.id));
+    // What was not handed over (stopped tasks, an aborted attempt, a lease running short) goes back.
+    await returnClaims(pool, owner, [...giveBack, ...batches.flatMap((b) => b.messages.map((m) => m.id))]);
     return counts;
   }
 

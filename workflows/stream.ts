@@ -1,7 +1,7 @@
 import { condition, continueAsNew, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { ControlActivities } from '../activities/control';
 import type { DispatchActivities } from '../activities/dispatch';
-import { CHANNELS, channelTaskQueue } from '../core/config';
+import { CHANNELS, channelTaskQueue } from '../core/channels';
 import { streamStatusQuery, type StreamWorkflowInput, type StreamWorkflowStatus } from './definitions';
 
 /** Default length of a round: how long the stream's activities run before it continues as new. */

@@ -12,7 +12,7 @@ import {
 } from '@temporalio/workflow';
 import type { ControlActivities, TaskSweep } from '../activities/control';
 import type { DispatchActivities } from '../activities/dispatch';
-import { channelTaskQueue, type Channel } from '../core/config';
+import { channelTaskQueue, type Channel } from '../core/channels';
 import { TASK_STATUS } from '../core/search-attributes';
 import { nextWindowOpening } from '../core/send-window';
 import type { TaskStatus } from '../core/status';

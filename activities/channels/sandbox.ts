@@ -3,7 +3,8 @@ import type { Pool } from 'pg';
 import { CHANNELS, type Channel } from '../../core/config';
 import type { MessageStatus } from '../../core/status';
 import { applyStatusChanges } from '../../db/messages';
-import type { ChannelProvider, OutgoingMessage, ProviderRegistry, SubmitResult } from './types';
+import { z } from 'zod';
+import { defineAdapter, type ChannelProvider, type OutgoingMessage, type ProviderRegistry, type SubmitResult } from './types';
 
 /**
  * The built-in sandbox provider (shared/API.md, "Sandbox numbers"): the recipient's last digit
@@ -93,6 +94,23 @@ export class SandboxProvider implements ChannelProvider {
 export function sandboxProviders(pool: Pool, latencyMs: number, options: { deduplicate?: boolean } = {}): ProviderRegistry {
   return Object.fromEntries(CHANNELS.map((channel) => [channel, new SandboxProvider(channel, pool, latencyMs, options.deduplicate ?? true)]));
 }
+
+/** The sandbox as a configured provider (`"type": "sandbox"`), e.g. to route one sender's messages
+ * to it while the channel's other senders go to a real carrier. */
+export const sandboxAdapter = defineAdapter({
+  type: 'sandbox',
+  settings: z.object({ latencyMs: z.number().int().min(0).default(200) }).strict(),
+  createClient(settings, ctx) {
+    const byChannel = new Map<Channel, SandboxProvider>();
+    return {
+      submit(batch) {
+        const channel = batch[0]!.channel;
+        if (!byChannel.has(channel)) byChannel.set(channel, new SandboxProvider(channel, ctx.pool, settings.latencyMs));
+        return byChannel.get(channel)!.submit(batch);
+      },
+    };
+  },
+});
 
 /** Receipts were scheduled in this process: its carrier looks at the next due time at once. */
 const receiptsScheduled = new EventEmitter();

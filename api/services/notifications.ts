@@ -5,7 +5,8 @@ import { isValidEmail, normalizePhone } from '../../core/phone';
 import { shortLinkUrl, trackLinks, type LinkTracking, type ShortLinkTarget, type TrackedText } from '../../core/links';
 import { missingVariables, renderText, type Variables } from '../../core/render';
 import { nextWindowOpening } from '../../core/send-window';
-import { messageCost, pricePerPart, smsInfo } from '../../core/sms';
+import { routePricePerPart } from '../../core/providers';
+import { messageCost, smsInfo } from '../../core/sms';
 import type { TemplateRecord } from '../../db/entities';
 import { BULK_CHUNK, insertMessages, MESSAGE_INSERT_PARAMS, type NewMessage, type Queryable } from '../../db/messages';
 import { STREAM_TASK_TYPE } from '../../db/scope';
@@ -144,7 +145,8 @@ export function planRecipient(plan: RecipientPlan, config: AppConfig): { rows: N
     }
     const id = randomUUID();
     const rendered = renderChannel(channel, plan.variables, { publicUrl: config.api.publicUrl, messageId: id, newCode: newShortCode });
-    const price = pricePerPart(config.priceTable, channel.channel, resolved.country);
+    const sender = messageSender(channel);
+    const price = routePricePerPart(config.priceTable, config.providers, channel.channel, sender, resolved.country);
     const delayed = channel.mandatory && plan.delayedUntil ? plan.delayedUntil : null;
     rows.push({
       id,
@@ -158,7 +160,7 @@ export function planRecipient(plan: RecipientPlan, config: AppConfig): { rows: N
       status: delayed ? 'DELAYED' : 'CREATED',
       statusDescription: channel.mandatory ? (delayed ? 'outside the send window' : null) : 'Created, but optional',
       delayedStartAt: delayed,
-      sender: messageSender(channel),
+      sender,
       recipient: resolved.address!,
       externalId: plan.recipient.externalId ?? null,
       text: rendered.text,

@@ -4,7 +4,8 @@ import type { AppConfig, Channel } from '../../core/config';
 import { PREVIEW_SHORT_CODE, type LinkTracking } from '../../core/links';
 import { normalizePhone } from '../../core/phone';
 import { extractVariables, missingVariables, type Variables } from '../../core/render';
-import { messageCost, pricePerPart, smsInfo, type SmsEncoding } from '../../core/sms';
+import { routePricePerPart } from '../../core/providers';
+import { messageCost, smsInfo, type SmsEncoding } from '../../core/sms';
 import { validateSendWindows } from '../../core/send-window';
 import { ChannelSettingSchema, SenderSchema, TemplateSchema, type TemplateRecord } from '../../db/entities';
 import { unprocessable, type ErrorDetail } from '../errors';
@@ -162,7 +163,7 @@ export function previewTemplate(template: TemplateRecord, input: { variables: Va
   const previewTracking: LinkTracking = { publicUrl: config.api.publicUrl, messageId: PREVIEW_MESSAGE_ID, newCode: () => PREVIEW_SHORT_CODE };
   const channels = (template.channels as unknown as TemplateChannel[]).map((channel): ChannelPreview => {
     const rendered = renderChannel(channel, input.variables, previewTracking);
-    const price = pricePerPart(config.priceTable, channel.channel, PHONE_CHANNELS.has(channel.channel) ? country : undefined);
+    const price = routePricePerPart(config.priceTable, config.providers, channel.channel, messageSender(channel), PHONE_CHANNELS.has(channel.channel) ? country : undefined);
     const payload = Object.fromEntries(Object.entries(rendered.payload).filter(([, v]) => v !== undefined));
     const preview: ChannelPreview = {
       channel: channel.channel,
