@@ -16,7 +16,7 @@ module.exports = {
     {
       displayName: 'integration',
       testEnvironment: 'node',
-      roots: ['<rootDir>/test/api', '<rootDir>/test/e2e'],
+      roots: ['<rootDir>/test/api', '<rootDir>/test/e2e', '<rootDir>/test/providers'],
       testMatch: ['**/*.test.ts'],
       transform,
       globalSetup: '<rootDir>/test/support/global-setup.ts',
