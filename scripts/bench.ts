@@ -4,6 +4,7 @@
  * PostgreSQL (near-zero sandbox latency), then a naive baseline (one activity per message) on a
  * smaller N, and prints throughput, time to first message, history events and peak RSS of both.
  */
+import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
@@ -36,6 +37,8 @@ const API_CONCURRENCY = arg('api-concurrency', 64);
 /** `--import N`: only the task-file import benchmark, with an N-row file. */
 const IMPORT_ROWS = arg('import', 0);
 const IMPORT_BASELINE = arg('import-baseline', 20_000);
+/** `--export N`: only the message-log benchmark: N seeded messages exported, and GET /messages per filter. */
+const EXPORT_ROWS = arg('export', 0);
 
 let peakRss = 0;
 const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
@@ -51,6 +54,14 @@ interface Figures {
 }
 
 async function main() {
+  if (EXPORT_ROWS > 0) {
+    // The export runs against an API process of its own, so its memory is its own: the script does it all.
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'bench', 'export.ts'), '--rows', String(EXPORT_ROWS), '--verify'], { stdio: 'inherit' });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    clearInterval(rssTimer);
+    process.exitCode = code ?? 1;
+    return;
+  }
   installWorkerRuntime('error');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'notif-bench-'));
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -248,7 +259,7 @@ async function measureWorkflowStarts(client: Awaited<ReturnType<typeof connectTe
 
 // Exits when done: a client or child-process handle left open must not keep the benchmark alive.
 main().then(
-  () => process.exit(0),
+  () => process.exit(process.exitCode ?? 0),
   (error) => {
     console.error(error);
     process.exit(1);
