@@ -6,6 +6,8 @@ import { applyProviderReceipts } from '../../db/messages';
 import { recordReceipts, recordSubmit } from '../metrics';
 import { RateLimiter } from '../rate-limiter';
 import { sandboxAdapter, SandboxProvider } from './sandbox';
+import { viberAdapter } from './viber';
+import { whatsappAdapter } from './whatsapp';
 import type {
   ChannelProvider,
   ChannelRoutes,
@@ -21,6 +23,8 @@ import type {
 /** Every provider type, one line each (`type` in PROVIDERS_FILE). */
 const ADAPTERS: readonly ProviderAdapter[] = [
   sandboxAdapter,
+  viberAdapter,
+  whatsappAdapter,
 ];
 
 export const PROVIDER_TYPES = ADAPTERS.map((a) => a.type);
