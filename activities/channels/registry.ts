@@ -103,14 +103,16 @@ class ConfiguredProvider implements ChannelProvider {
   }
 }
 
-class SenderRoutes implements ChannelRoutes {
+class MessageRoutes implements ChannelRoutes {
   constructor(
     readonly channel: Channel,
     private readonly configs: readonly ProviderConfig[],
     private readonly byName: ReadonlyMap<string, ChannelProvider>,
   ) {}
-  forSender(sender: string | null): ChannelProvider {
-    return this.byName.get(routeProvider(this.configs, this.channel, sender)!.name)!;
+  forMessage(message: { sender: string | null; payload: Record<string, unknown> | null }): ChannelProvider | undefined {
+    const messenger = this.channel === 'chat' && typeof message.payload?.messenger === 'string' ? message.payload.messenger : undefined;
+    const route = routeProvider(this.configs, this.channel, message.sender, messenger);
+    return route ? this.byName.get(route.name) : undefined;
   }
 }
 
@@ -159,8 +161,8 @@ export function createProviders(deps: {
   for (const channel of CHANNELS) {
     const providers = byChannel.get(channel);
     if (!providers) registry[channel] = new SandboxProvider(channel, deps.pool, deps.sandboxLatencyMs);
-    else if (providers.size === 1) registry[channel] = [...providers.values()][0]!;
-    else registry[channel] = new SenderRoutes(channel, deps.configs, providers);
+    else if (providers.size === 1 && !deps.configs.some((c) => c.channels.includes(channel) && c.messengers.length > 0)) registry[channel] = [...providers.values()][0]!;
+    else registry[channel] = new MessageRoutes(channel, deps.configs, providers);
   }
   return {
     registry,

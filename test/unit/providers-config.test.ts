@@ -12,7 +12,7 @@ const parse = (value: unknown, env: NodeJS.ProcessEnv = {}) => parseProvidersCon
 describe('provider configuration', () => {
   it('reads every common setting, with defaults', () => {
     const [p] = parse([{ name: 'smsc', type: 'smpp', channels: ['sms'], settings: { host: 'smsc.example.com' } }]);
-    expect(p).toEqual({ name: 'smsc', type: 'smpp', channels: ['sms'], default: false, senders: [], ratePerSecond: undefined, timeoutMs: 10_000, prices: undefined, settings: { host: 'smsc.example.com' } });
+    expect(p).toEqual({ name: 'smsc', type: 'smpp', channels: ['sms'], default: false, senders: [], messengers: [], ratePerSecond: undefined, timeoutMs: 10_000, prices: undefined, settings: { host: 'smsc.example.com' } });
   });
 
   it('names the bad setting', () => {
@@ -112,10 +112,22 @@ describe('configured providers on a channel', () => {
     const sms = registry.sms!;
     expect(isChannelRoutes(sms)).toBe(true);
     if (!isChannelRoutes(sms)) return;
-    expect(sms.forSender('Bank').name).toBe('b');
-    expect(sms.forSender('Shop').name).toBe('a');
+    expect(sms.forMessage({ sender: 'Bank', payload: null })?.name).toBe('b');
+    expect(sms.forMessage({ sender: 'Shop', payload: null })?.name).toBe('a');
     expect((registry.email as ChannelProvider).name).toBe('c');
     expect((registry.push as ChannelProvider).name).toBe('sandbox');
+  });
+
+  it('sends a chat through the provider of its messenger; a messenger none serves has no route', () => {
+    const { registry } = providersOf([
+      { name: 'tg', type: 'sandbox', channels: ['chat'], messengers: ['telegram'] },
+      { name: 'platform', type: 'sandbox', channels: ['chat'], messengers: ['viber', 'facebook'] },
+    ]);
+    const chat = registry.chat!;
+    if (!isChannelRoutes(chat)) throw new Error('chat has two providers: routed');
+    const route = (messenger: string) => chat.forMessage({ sender: null, payload: { chatId: '1', botId: 'b', messenger } })?.name;
+    expect([route('telegram'), route('viber'), route('facebook'), route('slack')]).toEqual(['tg', 'platform', 'platform', undefined]);
+    expect(() => parse([{ name: 'x', type: 'sandbox', channels: ['chat'], messengers: ['icq'] }])).toThrow('[0].messengers[0]: "icq" is not a messenger');
   });
 
   /** A configured provider with the client swapped for one under the test's control. */
