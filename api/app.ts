@@ -1,5 +1,7 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Connection } from '@temporalio/client';
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
 import client from 'prom-client';
 import { engineMetrics } from '../activities/metrics';
@@ -28,6 +30,51 @@ const REDACTED_LOG_PATHS = [
   'req.headers["x-hub-signature-256"]',
   'res.headers["set-cookie"]',
 ];
+
+/** Paths that are never the console's, even when no route answers them (they keep their 404s). */
+const NOT_CONSOLE = /^\/(api|docs|health|metrics|l|o|webhooks)(\/|$)/;
+
+/** Where the built console is: CONSOLE_DIR, else console/dist beside the sources (tsx) or the build (dist/). */
+export function consoleDirectory(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const candidates = env.CONSOLE_DIR ? [path.resolve(env.CONSOLE_DIR)] : [path.resolve(__dirname, '../console/dist'), path.resolve(__dirname, '../../console/dist')];
+  return candidates.find((dir) => fs.existsSync(path.join(dir, 'index.html')));
+}
+
+/**
+ * The operator console (console/, built by Vite) at `/`: its files, and index.html for the
+ * single-page app's own routes (/tasks, /messages…). Fingerprinted assets are cached for good;
+ * index.html never, so a new build shows at the next load. Without a build, `/` is a plain 404
+ * that says how to build it.
+ */
+function consoleRoutes(): RequestHandler[] {
+  let dir: string | undefined;
+  let serveFiles: RequestHandler | undefined;
+  const directory = () => (dir ??= consoleDirectory());
+  const assets: RequestHandler = (req, res, next) => {
+    const root = directory();
+    if (!root || NOT_CONSOLE.test(req.path)) return next();
+    serveFiles ??= express.static(root, {
+      index: false,
+      setHeaders: (response, file) => {
+        response.setHeader('Cache-Control', file.includes(`${path.sep}assets${path.sep}`) ? 'public, max-age=31536000, immutable' : 'no-cache');
+      },
+    });
+    return serveFiles(req, res, next);
+  };
+  const app: RequestHandler = (req, res, next) => {
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || NOT_CONSOLE.test(req.path)) return next();
+    // A missing file (a path with an extension, e.g. an old asset) stays a 404; client routes get the app.
+    if (path.extname(req.path) !== '') return next();
+    const root = directory();
+    if (!root) {
+      if (req.path !== '/') return next();
+      return res.status(404).type('text/plain').send('The operator console is not built: run `npm run build:console` (npm start builds it).\n');
+    }
+    res.setHeader('Cache-Control', 'no-cache');
+    res.sendFile(path.join(root, 'index.html'));
+  };
+  return [assets, app];
+}
 
 export function createApp(deps: ApiDeps): { app: Express; registry: ApiRegistry } {
   const app = express();
@@ -122,6 +169,7 @@ export function createApp(deps: ApiDeps): { app: Express; registry: ApiRegistry 
 
   app.use(publicRouter);
   app.use(v1);
+  app.use(...consoleRoutes());
   app.use(notFoundHandler);
   app.use(errorHandler);
   return { app, registry: api };

