@@ -16,7 +16,7 @@ module.exports = {
     {
       displayName: 'integration',
       testEnvironment: 'node',
-      roots: ['<rootDir>/test/api', '<rootDir>/test/e2e', '<rootDir>/test/providers'],
+      roots: ['<rootDir>/test/api', '<rootDir>/test/e2e', '<rootDir>/test/providers', '<rootDir>/test/console'],
       testMatch: ['**/*.test.ts'],
       transform,
       globalSetup: '<rootDir>/test/support/global-setup.ts',

@@ -20,7 +20,7 @@ interface HlrCheck {
   createdAt: string;
 }
 
-const hlrColor = (status: string) => (status === 'active' ? 'green' : status === 'absent' ? 'yellow' : status === 'invalid' ? 'red' : 'gray');
+const hlrColor = (status: string) => (status === 'active' ? 'green' : status === 'absent_subscriber' ? 'yellow' : status === 'invalid_number' || status === 'failed' ? 'red' : 'gray');
 
 function ChecksTable({ checks, testId }: { checks: HlrCheck[]; testId: string }) {
   const { t, lang } = useApp();
