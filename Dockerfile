@@ -36,6 +36,8 @@ WORKDIR /app
 COPY package.json ./
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The operator console (built by `npm run build`), served by the API at /.
+COPY --from=build /app/console/dist ./console/dist
 USER node
 EXPOSE 3000
 # No HEALTHCHECK here: the worker shares this image and has no HTTP port; the API's

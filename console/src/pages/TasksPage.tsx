@@ -131,7 +131,7 @@ export function TasksPage() {
           </Text>
         </Table.Td>
         <Table.Td>{task.type}</Table.Td>
-        <Table.Td>
+        <Table.Td miw={130}>
           <StatusBadge status={task.status} />
           {task.statusReason && (
             <Text size="xs" c="dimmed">
