@@ -168,6 +168,18 @@ suite('operator console in Chromium', () => {
     await taskRow().waitFor();
   });
 
+  it("edits the task's time limiter before it starts", async () => {
+    await taskRow().getByRole('button', { name: 'Edit', exact: true }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByText('Edit the task').waitFor();
+    expect(await dialog.getByLabel('To 1').inputValue()).toBe(moscowClock(3));
+    await dialog.getByLabel('To 1').fill(moscowClock(4));
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    const listed = await stack.admin().get(`/api/v1/tasks?name=${encodeURIComponent(taskName)}`).expect(200);
+    expect(listed.body.items[0]).toMatchObject({ status: 'created', sendWindows: [{ from: moscowClock(-1), to: moscowClock(4) }] });
+  });
+
   it('starts, pauses and resumes the task from the list and watches it complete with its counts', async () => {
     await taskRow().getByRole('button', { name: 'Start' }).click();
     await page.locator(`tr[data-task="${taskName}"][data-status="in_progress"]`).waitFor();
