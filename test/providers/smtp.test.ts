@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import pino from 'pino';
+import request from 'supertest';
 import type { Pool } from 'pg';
 import { createProviders, type RunningProviders } from '../../activities/channels/registry';
 import { messageIdFor } from '../../activities/channels/smtp';
@@ -114,12 +115,14 @@ describe('SMTP adapter against an SMTP server', () => {
     expect(receivedBy('ann@mx.example').map((m) => m.parsed.messageId)).toEqual([expectedId, expectedId]);
   });
 
-  it('a plain-text body goes as text only, its escaped characters decoded; messageIdDomain names the Message-ID domain', async () => {
-    const provider = smtpProvider({ messageIdDomain: 'mail.acme.test' });
+  it('a plain-text body goes as text only, its escaped characters decoded; messageIdDomain and returnPath are used', async () => {
+    const provider = smtpProvider({ messageIdDomain: 'mail.acme.test', returnPath: 'bounces@acme.test' });
     const message = { ...email('plain@mx.example'), text: 'Tom &amp; Jerry: see https://notify.example/l/Code000042' };
     const [result] = await provider.submit([message]);
     expect(result).toMatchObject({ outcome: 'accepted', providerMessageId: `<${taskId}.${seq}.email@mail.acme.test>` });
     const [mail] = receivedBy('plain@mx.example');
+    expect(mail!.envelope.from).toBe('bounces@acme.test');
+    expect(mail!.parsed.from?.value[0]?.address).toBe('news@acme.test');
     expect(mail!.parsed.html).toBe(false);
     expect(mail!.parsed.text?.trim()).toBe('Tom & Jerry: see https://notify.example/l/Code000042');
   });
@@ -204,6 +207,16 @@ describe('SMTP adapter against an SMTP server', () => {
     expect(outcome(results, fine)).toMatchObject({ outcome: 'accepted' });
   });
 
+  it('verifyOnStart: a relay that refuses the login stops the worker start with the reason', async () => {
+    const configs = parseProvidersConfig(
+      JSON.stringify([{ name: 'mail', type: 'smtp', channels: ['email'], settings: { host: '127.0.0.1', port: peer.port, user: USER, password: 'wrong-password', verifyOnStart: true } }]),
+      'test',
+    );
+    const providers = createProviders({ configs, pool, logger: pino({ level: 'silent' }), publicUrl: PUBLIC_URL, sandboxLatencyMs: 1 });
+    running.push(providers);
+    await expect(providers.start()).rejects.toThrow(/^provider "mail" cannot start: .*535/);
+  });
+
   it('connection refused: transient', async () => {
     const closed = createServer();
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
@@ -281,6 +294,7 @@ describe('SMTP through the real stack', () => {
     await postWebhook(stack, '/webhooks/email/mail', body, `sha256=${'0'.repeat(64)}`).expect(401);
     expect((await message(ann!.id)).status).toBe('SENT');
     await postWebhook(stack, '/webhooks/email/mail', bounce([{ messageId: annId, type: 'lost' }])).expect(400);
+    await request(stack.app).get('/webhooks/email/mail').expect(404);
 
     expect((await postWebhook(stack, '/webhooks/email/mail', body).expect(200)).body).toEqual({ applied: 1, unknown: 0 });
     expect((await message(ann!.id)).status).toBe('PENDING');
@@ -295,6 +309,12 @@ describe('SMTP through the real stack', () => {
     expect(annAfter.status).toBe('UNDELIVERED');
     expect(annAfter.events.map((e: { status: string }) => e.status)).toEqual(['CREATED', 'QUEUED', 'SENT', 'PENDING', 'UNDELIVERED']);
     expect(annAfter.events.at(-1)).toMatchObject({ status: 'UNDELIVERED', description: 'hard bounce: 550 5.1.1 mailbox unknown', source: 'webhook:mail' });
+    // Out of order: a soft bounce arriving after the hard one is logged but moves nothing back.
+    const late = bounce([{ messageId: annId, type: 'soft', description: 'late retry notice' }]);
+    expect((await postWebhook(stack, '/webhooks/email/mail', late).expect(200)).body).toEqual({ applied: 0, unknown: 0 });
+    const annLate = await message(ann!.id);
+    expect(annLate.status).toBe('UNDELIVERED');
+    expect(annLate.events.at(-1)).toMatchObject({ status: 'PENDING', description: 'not applied: status was UNDELIVERED; soft bounce: late retry notice' });
     const bobAfter = await message(bob!.id);
     expect(bobAfter.status).toBe('DELIVERED');
     expect(bobAfter.events.at(-1)).toMatchObject({ status: 'DELIVERED', description: 'complaint (marked as spam): abuse report from mx.example' });

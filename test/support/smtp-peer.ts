@@ -53,6 +53,7 @@ export async function startSmtpPeer(credentials: { user: string; password: strin
     disabledCommands: ['STARTTLS'],
     logger: false,
     closeTimeout: 100,
+    disableReverseLookup: true,
     onConnect(_session, callback) {
       peer.connections += 1;
       callback();
