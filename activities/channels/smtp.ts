@@ -83,7 +83,7 @@ export function htmlToText(html: string): string {
     .replace(/<img\b[^>]*>/gi, '')
     .replace(/<br\s*\/?>/gi, '\n')
     .replace(/<li\b[^>]*>/gi, '\n- ')
-    .replace(/<\/(p|div|h[1-6]|tr|li|ul|ol|table|blockquote)\s*>/gi, '\n\n')
+    .replace(/<\/(p|div|h[1-6]|tr|ul|ol|table|blockquote)\s*>/gi, '\n\n')
     .replace(/<[^>]+>/g, '');
   return decodeHtmlEntities(text)
     .split('\n')

@@ -207,6 +207,14 @@ describe('SMTP adapter against an SMTP server', () => {
     expect(outcome(results, fine)).toMatchObject({ outcome: 'accepted' });
   });
 
+  it('a server silent for socketTimeoutMs: that message is transient (ETIMEDOUT) well within the provider timeout', async () => {
+    const provider = smtpProvider({ socketTimeoutMs: 300 }, { timeoutMs: 10_000 });
+    const started = Date.now();
+    const [result] = await provider.submit([email('stall-socket@mx.example')]);
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(result).toMatchObject({ outcome: 'transient', reason: expect.stringMatching(/^SMTP ETIMEDOUT/) });
+  });
+
   it('verifyOnStart: a relay that refuses the login stops the worker start with the reason', async () => {
     const configs = parseProvidersConfig(
       JSON.stringify([{ name: 'mail', type: 'smtp', channels: ['email'], settings: { host: '127.0.0.1', port: peer.port, user: USER, password: 'wrong-password', verifyOnStart: true } }]),
