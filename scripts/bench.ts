@@ -1,5 +1,6 @@
 /**
- * `npm run bench [-- --recipients 1000000 --baseline 2000 --keep]`
+ * `npm run bench [-- --recipients 1000000 --baseline 2000 --keep]`; `-- --import N` and `-- --smtp N` run
+ * only the task-file import or the email campaign through SMTP (scripts/bench/smtp-campaign.ts).
  * Runs a sandbox SMS campaign of N recipients end to end through the real workflow, workers and
  * PostgreSQL (near-zero sandbox latency), then a naive baseline (one activity per message) on a
  * smaller N, and prints throughput, time to first message, history events and peak RSS of both.
@@ -21,6 +22,7 @@ import { createPool } from '../db/pool';
 import { connectWorker, installWorkerRuntime, startWorkers } from '../worker/worker';
 import { createNaiveActivities } from './bench/naive-activities';
 import { benchImport, benchNaiveImport } from './bench/import';
+import { benchSmtpCampaign } from './bench/smtp-campaign';
 import { seedSmsCampaign } from './bench/seed-campaign';
 import { createDatabase, dropDatabase, startEmbeddedPostgres } from './services/postgres';
 import { startTemporalDevServer } from './services/temporal-server';
@@ -39,6 +41,8 @@ const IMPORT_ROWS = arg('import', 0);
 const IMPORT_BASELINE = arg('import-baseline', 20_000);
 /** `--export N`: only the message-log benchmark: N seeded messages exported, and GET /messages per filter. */
 const EXPORT_ROWS = arg('export', 0);
+/** `--smtp N`: only the email campaign of N recipients through the SMTP adapter to a local sink. */
+const SMTP_RECIPIENTS = arg('smtp', 0);
 
 let peakRss = 0;
 const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
@@ -96,6 +100,23 @@ async function main() {
         `(${((naive.heapGrowth / naive.rows) * IMPORT_ROWS / 1024 / 1024 / 1024).toFixed(1)} GB at ${IMPORT_ROWS} rows) → import / naive: ${(figures.rowsPerSecond / naive.rowsPerSecond).toFixed(1)}×\n` +
         `targets (DESIGN.md): 1,000,000 rows in ≤ 60 s under 512 MB\n`,
     );
+    await pool.end();
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    clearInterval(rssTimer);
+    fs.rmSync(tmp, { recursive: true, force: true });
+    return;
+  }
+  if (SMTP_RECIPIENTS > 0) {
+    const connection = await connectWorker(config);
+    const client = await connectTemporalClient(config);
+    const f = await benchSmtpCampaign({ config, pool, connection, client, logger, recipients: SMTP_RECIPIENTS, onProgress: (line) => process.stdout.write(line) });
+    process.stdout.write(
+      `\nemail campaign through SMTP: ${f.recipients} emails, ${f.emailsPerSecond.toFixed(0)} emails/s (${f.seconds.toFixed(1)} s until every row was SENT, first after ${f.firstMessageMs} ms); ` +
+        `the sink took ${f.received} messages (${f.megabytes.toFixed(1)} MB) over ${f.connections} connections; statuses ${JSON.stringify(f.statuses)}; SMTP settings ${JSON.stringify(f.settings)}\n` +
+        `peak RSS (worker process; sink, Postgres and Temporal excluded): ${mb(peakRss)}; machine: ${os.cpus().length} cores\n`,
+    );
+    await connection.close();
+    await client.connection.close();
     await pool.end();
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
     clearInterval(rssTimer);

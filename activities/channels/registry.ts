@@ -8,6 +8,7 @@ import { RateLimiter } from '../rate-limiter';
 import { sandboxAdapter, SandboxProvider } from './sandbox';
 import { viberAdapter } from './viber';
 import { whatsappAdapter } from './whatsapp';
+import { smtpAdapter } from './smtp';
 import type {
   ChannelProvider,
   ChannelRoutes,
@@ -25,6 +26,7 @@ const ADAPTERS: readonly ProviderAdapter[] = [
   sandboxAdapter,
   viberAdapter,
   whatsappAdapter,
+  smtpAdapter,
 ];
 
 export const PROVIDER_TYPES = ADAPTERS.map((a) => a.type);

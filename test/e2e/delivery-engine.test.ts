@@ -68,7 +68,7 @@ describe('an email without a bounce', () => {
       .send({ templateId, recipients: [{ email: 'ann3@example.com', phone: '+79990000030' }, { email: 'bob1@example.com', phone: '+79990000040' }] })
       .expect(202);
     await eventually(() => task(res.body.taskId), finished, 30_000);
-    const all = await Promise.all(res.body.messages.map((m: { id: string }) => message(m.id)));
+    const all: Message[] = await Promise.all(res.body.messages.map((m: { id: string }) => message(m.id)));
     const of = (recipient: string) => all.find((m) => m.recipient === recipient)!;
     // Silent (sandbox digit 3): accepted, never bounced.
     expect([of('ann3@example.com').status, of('ann3@example.com').statusDescription]).toEqual(['DELIVERED', 'no bounce within the lifetime']);
