@@ -5,7 +5,11 @@ import { redactSecrets, routeProvider, secretValues, type ProviderConfig } from 
 import { applyProviderReceipts } from '../../db/messages';
 import { recordReceipts, recordSubmit } from '../metrics';
 import { RateLimiter } from '../rate-limiter';
+import { chatHttpAdapter } from './chat-http';
+import { fcmAdapter } from './fcm';
+import { httpSmsAdapter } from './http-sms';
 import { sandboxAdapter, SandboxProvider } from './sandbox';
+import { telegramAdapter } from './telegram';
 import type {
   ChannelProvider,
   ChannelRoutes,
@@ -21,6 +25,10 @@ import type {
 /** Every provider type, one line each (`type` in PROVIDERS_FILE). */
 const ADAPTERS: readonly ProviderAdapter[] = [
   sandboxAdapter,
+  fcmAdapter,
+  telegramAdapter,
+  chatHttpAdapter,
+  httpSmsAdapter,
 ];
 
 export const PROVIDER_TYPES = ADAPTERS.map((a) => a.type);
