@@ -26,7 +26,7 @@ type ServiceAccount = z.infer<typeof serviceAccountSchema>;
 
 const settings = z
   .object({
-    /** The service-account key JSON itself, or `serviceAccountFile`: the path of that JSON file. */
+    /** The service-account key JSON (an object or its text), or `serviceAccountFile`: the path of that JSON file. */
     serviceAccount: z.unknown().optional(),
     serviceAccountFile: z.string().min(1).optional(),
     /** Default: the key's project_id. */
@@ -45,6 +45,15 @@ const settings = z
     }
     let raw = s.serviceAccount;
     const at = s.serviceAccountFile !== undefined ? 'serviceAccountFile' : 'serviceAccount';
+    // A key passed through an environment variable (`"${FCM_KEY}"`) arrives as its JSON text.
+    if (typeof raw === 'string') {
+      try {
+        raw = JSON.parse(raw);
+      } catch {
+        ctx.addIssue({ code: 'custom', path: [at], message: 'not the key JSON (an object, or its JSON text)' });
+        return z.NEVER;
+      }
+    }
     if (s.serviceAccountFile !== undefined) {
       try {
         raw = JSON.parse(readFileSync(s.serviceAccountFile, 'utf8'));

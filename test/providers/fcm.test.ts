@@ -237,19 +237,23 @@ describe('fcm client against FCM HTTP v1 and the token endpoint', () => {
     expect(result).toMatchObject({ outcome: 'transient', reason: 'fcm-direct: no answer in time (request aborted)' });
   });
 
-  it('settings: the key from a file; a missing file, a key without project or two keys are named at start', () => {
+  it('settings: the key inline, as JSON text from an environment variable or from a file; a missing file, a key without project or two keys are named at start', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fcm-key-'));
     try {
       const file = join(dir, 'key.json');
       writeFileSync(file, JSON.stringify(serviceAccount()));
       const check = (settings: Record<string, unknown>) => () => checkProviders(parseProvidersConfig(JSON.stringify([{ name: 'f', type: 'fcm', channels: ['push'], settings }]), 'test'));
       expect(check({ serviceAccountFile: file })).not.toThrow();
+      process.env.FCM_TEST_KEY_JSON = JSON.stringify(serviceAccount());
+      expect(check({ serviceAccount: '${FCM_TEST_KEY_JSON}' })).not.toThrow();
+      expect(check({ serviceAccount: '{not json' })).toThrow('.settings.serviceAccount: not the key JSON (an object, or its JSON text)');
       expect(check({ serviceAccountFile: join(dir, 'nope.json') })).toThrow(/^provider "f" \(providers\[0\]\)\.settings\.serviceAccountFile: cannot read the key file: ENOENT/);
       expect(check({ serviceAccount: { ...serviceAccount(), project_id: undefined } })).toThrow('.settings.projectId: required: the key has no project_id');
       expect(check({ serviceAccount: { ...serviceAccount(), private_key: 'nope' } })).toThrow('.settings.serviceAccount.private_key: expected a PEM private key');
       expect(check({ serviceAccount: serviceAccount(), serviceAccountFile: file })).toThrow('.settings.serviceAccount: set serviceAccount (the key JSON) or serviceAccountFile (its path), one of them');
       expect(check({})).toThrow('.settings.serviceAccount: set serviceAccount');
     } finally {
+      delete process.env.FCM_TEST_KEY_JSON;
       rmSync(dir, { recursive: true, force: true });
     }
   });
