@@ -32,7 +32,7 @@ const entry = (settings: Record<string, unknown> = {}, common: Record<string, un
   name: 'chat-direct',
   type: 'chat-http',
   channels: ['chat'],
-  timeoutMs: 2000,
+  timeoutMs: 5000,
   ...common,
   settings: { url: `${platform.url}/v1/messages`, bearerToken: BEARER, ...settings },
 });
@@ -95,18 +95,19 @@ describe('chat-http client against the chat platform', () => {
     byChat.set('c-429', (res) => reply(res, 429, { error: 'slow down' }, { 'Retry-After': '2' }));
     byChat.set('c-503', (res) => reply(res, 503, { error: 'down' }));
     byChat.set('c-silent', () => undefined);
-    const impatient = configuredProvider(stack.deps.pool, entry({}, { timeoutMs: 400 }), 'chat');
-    const batch = ['c-noid', 'c-404', 'c-429', 'c-503', 'c-silent'].map((id) => chat(id));
-    const started = Date.now();
-    const results = await impatient.submit(batch);
-    expect(Date.now() - started).toBeLessThan(1500);
+    const batch = ['c-noid', 'c-404', 'c-429', 'c-503'].map((id) => chat(id));
+    const results = await provider.submit(batch);
     expect(results.map(({ messageId: _, ...r }) => r)).toEqual([
       { outcome: 'accepted', providerMessageId: batch[0]!.sendId, detail: `POST /v1/messages → 202 without id: receipts go by sendId ${batch[0]!.sendId}` },
       { outcome: 'rejected', reason: 'chat-direct: 404 {"error":"chat not found"}', detail: 'POST /v1/messages → 404 {"error":"chat not found"}' },
       { outcome: 'transient', reason: 'chat-direct: 429 {"error":"slow down"}', retryAfterMs: 2000, detail: expect.any(String) },
       { outcome: 'transient', reason: 'chat-direct: 503 {"error":"down"}', detail: expect.any(String) },
-      { outcome: 'transient', reason: 'chat-direct: no answer in time (request aborted)', detail: 'POST /v1/messages → no answer' },
     ]);
+    const impatient = configuredProvider(stack.deps.pool, entry({}, { timeoutMs: 600 }), 'chat');
+    const started = Date.now();
+    const [silent] = await impatient.submit([chat('c-silent')]);
+    expect(Date.now() - started).toBeLessThan(2500);
+    expect(silent).toMatchObject({ outcome: 'transient', reason: 'chat-direct: no answer in time (request aborted)', detail: 'POST /v1/messages → no answer' });
   });
 
   it('settings: bearerToken and apiKey together are refused at start, naming the setting', () => {

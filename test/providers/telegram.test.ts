@@ -29,7 +29,7 @@ const entry = (settings: Record<string, unknown> = {}, common: Record<string, un
   name: 'tg-direct',
   type: 'telegram',
   channels: ['chat'],
-  timeoutMs: 2000,
+  timeoutMs: 5000,
   ...common,
   settings: { baseUrl: peer.url, botToken: TOKEN, acceptedIsDelivered: false, ...settings },
 });
@@ -40,7 +40,7 @@ beforeAll(async () => {
   peer = await HttpPeer.start(botApi);
   stack = await startStack({
     worker: true,
-    env: { PROVIDERS: JSON.stringify([{ name: 'tg', type: 'telegram', channels: ['chat'], timeoutMs: 2000, settings: { baseUrl: peer.url, botToken: TOKEN } }]) },
+    env: { PROVIDERS: JSON.stringify([{ name: 'tg', type: 'telegram', channels: ['chat'], timeoutMs: 8000, settings: { baseUrl: peer.url, botToken: TOKEN } }]) },
   });
 });
 afterAll(async () => {
@@ -116,10 +116,10 @@ describe('telegram client against the Bot API', () => {
 
   it('Telegram never answers: transient within timeoutMs; down: transient; the token in neither', async () => {
     byChat.set('888', () => undefined);
-    const impatient = configuredProvider(stack.deps.pool, entry({}, { timeoutMs: 300 }), 'chat');
+    const impatient = configuredProvider(stack.deps.pool, entry({}, { timeoutMs: 600 }), 'chat');
     const started = Date.now();
     const [held] = await impatient.submit([chat('888')]);
-    expect(Date.now() - started).toBeLessThan(1500);
+    expect(Date.now() - started).toBeLessThan(2500);
     expect(held).toMatchObject({ outcome: 'transient', reason: 'tg-direct: no answer in time (request aborted)' });
     const down = configuredProvider(stack.deps.pool, entry({ baseUrl: await closedPortUrl() }), 'chat');
     const [refused] = await down.submit([chat('889')]);
