@@ -5,10 +5,14 @@ import { redactSecrets, routeProvider, secretValues, type ProviderConfig } from 
 import { applyProviderReceipts } from '../../db/messages';
 import { recordReceipts, recordSubmit } from '../metrics';
 import { RateLimiter } from '../rate-limiter';
+import { chatHttpAdapter } from './chat-http';
+import { fcmAdapter } from './fcm';
+import { httpSmsAdapter } from './http-sms';
 import { sandboxAdapter, SandboxProvider } from './sandbox';
 import { viberAdapter } from './viber';
 import { whatsappAdapter } from './whatsapp';
 import { smtpAdapter } from './smtp';
+import { telegramAdapter } from './telegram';
 import type {
   ChannelProvider,
   ChannelRoutes,
@@ -27,6 +31,10 @@ const ADAPTERS: readonly ProviderAdapter[] = [
   viberAdapter,
   whatsappAdapter,
   smtpAdapter,
+  fcmAdapter,
+  telegramAdapter,
+  chatHttpAdapter,
+  httpSmsAdapter,
 ];
 
 export const PROVIDER_TYPES = ADAPTERS.map((a) => a.type);
