@@ -1,9 +1,11 @@
 /**
- * What the HTTP adapters (fcm.ts, telegram.ts, chat-http.ts, http-sms.ts) share: one request
- * under the provider's timeout signal, and the classification of a refusal into a SubmitResult
- * (429, 408 and 5xx: try later, honouring Retry-After; any other 4xx: refused for good).
+ * What the HTTP adapters (fcm, telegram, chat-http, http-sms, viber, whatsapp) share: one request
+ * under the provider's timeout signal, the classification of a refusal into a SubmitResult (429,
+ * 408 and 5xx: try later, honouring Retry-After; any other 4xx: refused for good), messages sent
+ * a few at a time, webhook HMACs, and JSON read without rounding 64-bit ids.
  */
-import type { OutgoingMessage, SubmitResult } from './types';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { WebhookRejected, type OutgoingMessage, type SubmitResult } from './types';
 
 export interface HttpAnswer {
   status: number;
@@ -128,4 +130,40 @@ export async function sendEach(
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, batch.length) }, lane));
   return results;
+}
+
+/**
+ * JSON.parse that keeps integers of 16 digits or more as strings: Viber's message tokens are
+ * 64-bit and a JavaScript number rounds them above 2^53 (5491391152263159293 → …9300).
+ */
+export function parseJsonKeepingBigIntegers(text: string): unknown {
+  const quoted = text.replace(/"(?:[^"\\]|\\.)*"|(?<![\d.eE+-])-?\d{16,}(?![\d.eE])/g, (match) => (match.startsWith('"') ? match : `"${match}"`));
+  return JSON.parse(quoted);
+}
+
+export function hmacSha256Hex(key: string, body: Buffer | string): string {
+  return createHmac('sha256', key).update(body).digest('hex');
+}
+
+/** Compares a signature (or a token) with the expected one in constant time. */
+export function signatureMatches(given: string | undefined, expected: string): boolean {
+  const a = Buffer.from(given ?? '');
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Our own callback signature, `X-Signature: sha256=<hex HMAC-SHA256 of the raw body>`: the generic
+ * receipts (WEBHOOK_SECRET), the SMTP bounces and the HTTP SMS reports. */
+export function xSignature(secret: string, rawBody: Buffer | string): string {
+  return `sha256=${hmacSha256Hex(secret, rawBody)}`;
+}
+
+/** Refuses (401) a callback whose X-Signature does not match its body. */
+export function requireXSignature(headers: Record<string, string | undefined>, secret: string, rawBody: Buffer): void {
+  if (!signatureMatches(headers['x-signature'], xSignature(secret, rawBody))) throw new WebhookRejected(401, 'X-Signature does not match the body');
+}
+
+/** `+79990000007` → `79990000007`: the international number without the plus. */
+export function msisdn(recipient: string): string {
+  return recipient.replace(/\D/g, '');
 }

@@ -1,7 +1,6 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { MessageStatus } from '../../core/status';
-import { clip, httpRequest, idString, isSuccess, noAnswerResult, refusalResult, sendEach } from './http-answer';
+import { clip, httpRequest, idString, isSuccess, noAnswerResult, refusalResult, requireXSignature, sendEach } from './http-answer';
 import { defineAdapter, WebhookRejected, type OutgoingMessage, type ProviderReceipt, type SubmitResult } from './types';
 
 /**
@@ -82,9 +81,7 @@ export const httpSmsAdapter = defineAdapter({
     const secret = s.webhookSecret ?? ctx.webhookSecret;
     return (req) => {
       if (req.method !== 'POST') throw new WebhookRejected(404, `${ctx.config.name} has no subscription handshake`);
-      const expected = Buffer.from(`sha256=${createHmac('sha256', secret).update(req.rawBody).digest('hex')}`);
-      const given = Buffer.from(req.headers['x-signature'] ?? '');
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new WebhookRejected(401, 'X-Signature does not match the body');
+      requireXSignature(req.headers, secret, req.rawBody);
       let parsed;
       try {
         parsed = reports.safeParse(JSON.parse(req.rawBody.toString('utf8')));

@@ -1,9 +1,10 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import nodemailer from 'nodemailer';
 import { z } from 'zod';
 import { decodeHtmlEntities, isHtml } from '../../core/links';
 import type { MessageStatus } from '../../core/status';
+import { requireXSignature } from './http-answer';
 import { defineAdapter, WebhookRejected, type OutgoingMessage, type ProviderReceipt, type SubmitResult, type WebhookRequest } from './types';
 
 /**
@@ -202,9 +203,7 @@ export const smtpAdapter = defineAdapter({
     const secret = settings.webhookSecret ?? ctx.webhookSecret;
     return (req: WebhookRequest) => {
       if (req.method !== 'POST') throw new WebhookRejected(404, 'the SMTP bounce webhook takes POST only');
-      const expected = Buffer.from(`sha256=${createHmac('sha256', secret).update(req.rawBody).digest('hex')}`);
-      const given = Buffer.from(req.headers['x-signature'] ?? '');
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new WebhookRejected(401, 'X-Signature does not match the body');
+      requireXSignature(req.headers, secret, req.rawBody);
       let json: unknown;
       try {
         json = JSON.parse(req.rawBody.toString('utf8'));
