@@ -6,6 +6,7 @@ import { applyProviderReceipts } from '../../db/messages';
 import { recordReceipts, recordSubmit } from '../metrics';
 import { RateLimiter } from '../rate-limiter';
 import { sandboxAdapter, SandboxProvider } from './sandbox';
+import { smppAdapter } from './smpp';
 import type {
   ChannelProvider,
   ChannelRoutes,
@@ -21,6 +22,7 @@ import type {
 /** Every provider type, one line each (`type` in PROVIDERS_FILE). */
 const ADAPTERS: readonly ProviderAdapter[] = [
   sandboxAdapter,
+  smppAdapter,
 ];
 
 export const PROVIDER_TYPES = ADAPTERS.map((a) => a.type);
