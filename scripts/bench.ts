@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --recipients 1000000 --baseline 2000 --keep]`
+ * `npm run bench [-- --recipients 1000000 --baseline 2000 --keep]`; `-- --import N` and `-- --smpp N` run only that benchmark.
  * Runs a sandbox SMS campaign of N recipients end to end through the real workflow, workers and
  * PostgreSQL (near-zero sandbox latency), then a naive baseline (one activity per message) on a
  * smaller N, and prints throughput, time to first message, history events and peak RSS of both.
@@ -21,6 +21,7 @@ import { connectWorker, installWorkerRuntime, startWorkers } from '../worker/wor
 import { createNaiveActivities } from './bench/naive-activities';
 import { benchImport, benchNaiveImport } from './bench/import';
 import { seedSmsCampaign } from './bench/seed-campaign';
+import { benchSmppCampaign } from './bench/smpp-campaign';
 import { createDatabase, dropDatabase, startEmbeddedPostgres } from './services/postgres';
 import { startTemporalDevServer } from './services/temporal-server';
 
@@ -36,6 +37,9 @@ const API_CONCURRENCY = arg('api-concurrency', 64);
 /** `--import N`: only the task-file import benchmark, with an N-row file. */
 const IMPORT_ROWS = arg('import', 0);
 const IMPORT_BASELINE = arg('import-baseline', 20_000);
+/** `--smpp N`: only an N-recipient SMS campaign sent over SMPP to a local SMSC. */
+const SMPP_RECIPIENTS = arg('smpp', 0);
+const SMPP_WINDOW = arg('smpp-window', 50);
 
 let peakRss = 0;
 const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
@@ -84,6 +88,19 @@ async function main() {
         `naive import (whole workbook in memory, one INSERT per row) of ${naive.rows} rows: ${naive.rowsPerSecond.toFixed(0)} rows/s, heap +${mb(naive.heapGrowth)} ` +
         `(${((naive.heapGrowth / naive.rows) * IMPORT_ROWS / 1024 / 1024 / 1024).toFixed(1)} GB at ${IMPORT_ROWS} rows) → import / naive: ${(figures.rowsPerSecond / naive.rowsPerSecond).toFixed(1)}×\n` +
         `targets (DESIGN.md): 1,000,000 rows in ≤ 60 s under 512 MB\n`,
+    );
+    await pool.end();
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    clearInterval(rssTimer);
+    fs.rmSync(tmp, { recursive: true, force: true });
+    return;
+  }
+  if (SMPP_RECIPIENTS > 0) {
+    const f = await benchSmppCampaign({ config, pool, logger, recipients: SMPP_RECIPIENTS, windowSize: SMPP_WINDOW });
+    process.stdout.write(
+      `\nSMS campaign through SMPP: ${f.recipients} messages, ${f.perSecond.toFixed(0)} msg/s to final status (${f.seconds.toFixed(1)} s; ` +
+        `${f.submits} submit_sm, ${f.receipts} deliver_sm receipts, window ${f.windowSize}, at most ${f.maxOutstanding} outstanding): ${JSON.stringify(f.final)}\n` +
+        `machine: ${os.cpus().length} cores, ${mb(os.totalmem())}\n`,
     );
     await pool.end();
     for (const c of cleanups.reverse()) await c().catch(() => undefined);

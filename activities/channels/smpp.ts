@@ -195,6 +195,12 @@ interface Link {
   enquireTimer?: NodeJS.Timeout;
 }
 
+/** A batch's abort signal, shared by its PDUs without a listener each. */
+interface Abort {
+  aborted: boolean;
+  listeners: Set<() => void>;
+}
+
 interface AcceptedPart {
   sendId: string;
   index: number;
@@ -279,6 +285,8 @@ export class SmppClient {
         resolve(result);
       };
       const session = smpp.connect({ host: this.settings.host, port: this.settings.port });
+      // PDUs are small writes: without this, Nagle holds each behind the previous one's ACK.
+      session.socket.setNoDelay(true);
       const link: Link = { session, bound: false, closed: false, inFlight: 0, waiters: [], outstanding: new Map() };
       this.link = link;
       const bindTimer = setTimeout(() => {
@@ -353,7 +361,7 @@ export class SmppClient {
     }, delay);
   }
 
-  private acquire(link: Link, signal: AbortSignal): Promise<boolean> {
+  private acquire(link: Link, signal: Abort): Promise<boolean> {
     if (link.closed) return Promise.resolve(false);
     if (link.inFlight < this.settings.windowSize) {
       link.inFlight++;
@@ -361,26 +369,26 @@ export class SmppClient {
     }
     return new Promise((resolve) => {
       const waiter = (ok: boolean) => {
-        signal.removeEventListener('abort', onAbort);
+        signal.listeners.delete(onAbort);
         resolve(ok);
       };
       const onAbort = () => {
         link.waiters.splice(link.waiters.indexOf(waiter), 1);
         resolve(false);
       };
-      signal.addEventListener('abort', onAbort, { once: true });
+      signal.listeners.add(onAbort);
       link.waiters.push(waiter);
     });
   }
 
   private release(link: Link): void {
-    const next = link.waiters.shift();
-    if (next && !link.closed) next(true);
+    const next = link.closed ? undefined : link.waiters.shift();
+    if (next) next(true);
     else link.inFlight--;
   }
 
   /** One submit_sm through the window. A late answer (after a timeout or abort) still records an accepted part. */
-  private async sendPdu(link: Link, options: Record<string, unknown>, signal: AbortSignal, onLateAccept: (messageId: string) => void): Promise<PduOutcome> {
+  private async sendPdu(link: Link, options: Record<string, unknown>, signal: Abort, onLateAccept: (messageId: string) => void): Promise<PduOutcome> {
     if (signal.aborted) return { kind: 'aborted' };
     if (!(await this.acquire(link, signal))) return { kind: signal.aborted ? 'aborted' : 'dropped' };
     return new Promise<PduOutcome>((resolve) => {
@@ -390,14 +398,14 @@ export class SmppClient {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
+        signal.listeners.delete(onAbort);
         link.outstanding.delete(pdu.sequence_number);
         this.release(link);
         resolve(outcome);
       };
       const onAbort = () => settle({ kind: 'aborted' });
       const timer = setTimeout(() => settle({ kind: 'timeout' }), this.settings.submitTimeoutMs);
-      signal.addEventListener('abort', onAbort, { once: true });
+      signal.listeners.add(onAbort);
       const sent = link.session.send(pdu, (resp) => {
         const outcome: PduOutcome = { kind: 'resp', status: resp.command_status, messageId: String(resp.message_id ?? '') };
         if (settled) {
@@ -417,11 +425,18 @@ export class SmppClient {
       return batch.map((m) => ({ messageId: m.messageId, outcome: 'transient', reason: 'not bound to the SMSC (reconnecting)', retryAfterMs: this.reconnectDelay }));
     }
     const known = await this.acceptedParts(batch.map((m) => m.sendId));
+    // One listener for the whole batch, however many PDUs wait on it.
+    const abort: Abort = { aborted: signal.aborted, listeners: new Set() };
+    const onAbort = () => {
+      abort.aborted = true;
+      for (const listener of [...abort.listeners]) listener();
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
     const outcomes = await Promise.all(
       batch.map(async (message) => {
         const earlier = this.inflight.get(message.sendId);
         if (earlier) await earlier.catch(() => undefined);
-        const sending = earlier ? this.acceptedParts([message.sendId]).then((parts) => this.sendMessage(link, message, parts.get(message.sendId), signal)) : this.sendMessage(link, message, known.get(message.sendId), signal);
+        const sending = earlier ? this.acceptedParts([message.sendId]).then((parts) => this.sendMessage(link, message, parts.get(message.sendId), abort)) : this.sendMessage(link, message, known.get(message.sendId), abort);
         this.inflight.set(message.sendId, sending);
         try {
           return await sending;
@@ -430,12 +445,13 @@ export class SmppClient {
         }
       }),
     );
+    signal.removeEventListener('abort', onAbort);
     const accepted = outcomes.flatMap((o) => o.newParts);
     if (accepted.length > 0) await this.recordParts(accepted);
     return outcomes.map((o) => o.result);
   }
 
-  private async sendMessage(link: Link, message: OutgoingMessage, known: Map<number, string> | undefined, signal: AbortSignal): Promise<MessageOutcome> {
+  private async sendMessage(link: Link, message: OutgoingMessage, known: Map<number, string> | undefined, signal: Abort): Promise<MessageOutcome> {
     const { encoding, parts } = submitParts(message, this.settings);
     const request = `submit_sm ${parts.length === 1 ? '1 part' : `${parts.length} parts`} ${encoding}`;
     const outcomes = await Promise.all(
@@ -579,11 +595,11 @@ export class SmppClient {
   private async reportFinal(sendIds: readonly string[]): Promise<void> {
     const { rows } = await this.ctx.pool.query<{ first_id: string; state: MessageStatus; stats: string; parts_total: number }>(
       `select max(part_id) filter (where part_index = 1) as first_id,
-         case when bool_and(state = 'DELIVERED') then 'DELIVERED' else 'UNDELIVERED' end as state,
+         case when count(*) filter (where state = 'DELIVERED') = count(*) then 'DELIVERED' else 'UNDELIVERED' end as state,
          string_agg('stat:' || stat, ', ' order by part_index) as stats, max(parts_total) as parts_total
        from smpp_parts where provider = $1 and send_id = any($2::text[])
        group by send_id
-       having count(*) = max(parts_total) and bool_and(state in ('DELIVERED', 'UNDELIVERED')) and not bool_or(reported)`,
+       having count(*) = max(parts_total) and count(*) filter (where state in ('DELIVERED', 'UNDELIVERED')) = count(*) and not bool_or(reported)`,
       [this.ctx.config.name, sendIds],
     );
     if (rows.length === 0) return;
