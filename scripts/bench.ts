@@ -40,6 +40,8 @@ const IMPORT_BASELINE = arg('import-baseline', 20_000);
 /** `--smpp N`: only an N-recipient SMS campaign sent over SMPP to a local SMSC. */
 const SMPP_RECIPIENTS = arg('smpp', 0);
 const SMPP_WINDOW = arg('smpp-window', 50);
+const SMPP_RECEIPT_DELAY_MS = arg('smpp-receipt-delay', 1000);
+const SMPP_ANSWER_DELAY_MS = arg('smpp-answer-delay', 10);
 
 let peakRss = 0;
 const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
@@ -96,10 +98,10 @@ async function main() {
     return;
   }
   if (SMPP_RECIPIENTS > 0) {
-    const f = await benchSmppCampaign({ config, pool, logger, recipients: SMPP_RECIPIENTS, windowSize: SMPP_WINDOW });
+    const f = await benchSmppCampaign({ config, pool, logger, recipients: SMPP_RECIPIENTS, windowSize: SMPP_WINDOW, receiptDelayMs: SMPP_RECEIPT_DELAY_MS, answerDelayMs: SMPP_ANSWER_DELAY_MS });
     process.stdout.write(
       `\nSMS campaign through SMPP: ${f.recipients} messages, ${f.perSecond.toFixed(0)} msg/s to final status (${f.seconds.toFixed(1)} s; ` +
-        `${f.submits} submit_sm, ${f.receipts} deliver_sm receipts, window ${f.windowSize}, at most ${f.maxOutstanding} outstanding): ${JSON.stringify(f.final)}\n` +
+        `${f.submits} submit_sm, ${f.receipts} deliver_sm receipts, window ${f.windowSize}, at most ${f.maxOutstanding} outstanding; the SMSC answers in ${f.answerDelayMs} ms, receipts ${f.receiptDelayMs} ms later): ${JSON.stringify(f.final)}\n` +
         `machine: ${os.cpus().length} cores, ${mb(os.totalmem())}\n`,
     );
     await pool.end();

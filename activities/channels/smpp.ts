@@ -507,9 +507,9 @@ export class SmppClient {
     return next;
   }
 
-  /** Stores accepted parts; receipts that came before their submit_sm_resp are evaluated now. */
-  private recordParts(parts: readonly AcceptedPart[]): Promise<void> {
-    return this.inSeries(async () => {
+  /** Stores accepted parts; receipts that came before their submit_sm_resp are reported now. */
+  private async recordParts(parts: readonly AcceptedPart[]): Promise<void> {
+    const early = await this.inSeries(async () => {
       const { rows } = await this.ctx.pool.query<{ send_id: string; state: string | null }>(
         `insert into smpp_parts (provider, part_id, send_id, part_index, parts_total)
          select $1, * from unnest($2::text[], $3::text[], $4::int[], $5::int[])
@@ -518,9 +518,10 @@ export class SmppClient {
          returning send_id, state`,
         [this.ctx.config.name, parts.map((p) => p.partId), parts.map((p) => p.sendId), parts.map((p) => p.index), parts.map((p) => p.total)],
       );
-      const early = [...new Set(rows.filter((r) => r.state !== null).map((r) => r.send_id))];
-      if (early.length > 0) await this.reportFinal(early);
+      const sends = [...new Set(rows.filter((r) => r.state !== null).map((r) => r.send_id))];
+      return sends.length > 0 ? this.claimFinal(sends) : [];
     });
+    await this.deliverFinal(early);
   }
 
   private onDeliverSm(session: smpp.Session, pdu: smpp.PDU): void {
@@ -579,36 +580,53 @@ export class SmppClient {
       const pending: ProviderReceipt[] = rows
         .filter((r) => r.state === 'PENDING' && r.first_id)
         .map((r) => ({ providerMessageId: r.first_id!, status: 'PENDING', description: `stat:${byPart.get(r.part_id)!.stat}` }));
-      if (pending.length > 0) await this.ctx.applyReceipts(this.channel, pending);
       const groups = [...new Set(rows.filter((r) => r.send_id && FINAL.has(r.state as MessageStatus)).map((r) => r.send_id!))];
-      if (groups.length > 0) await this.reportFinal(groups);
-    }).then(
-      () => batch.forEach((r) => r.answer(ESME_ROK)),
-      (error: Error) => {
-        this.ctx.logger.error({ err: error.message }, 'SMPP: storing receipts failed; the SMSC will send them again');
-        batch.forEach((r) => r.answer(ESME_RX_T_APPDN));
-      },
-    );
+      return { pending, final: groups.length > 0 ? await this.claimFinal(groups) : [] };
+    })
+      // Applied outside the series: submits recording their parts do not wait for the engine.
+      .then(async ({ pending, final }) => {
+        if (pending.length > 0) await this.ctx.applyReceipts(this.channel, pending);
+        await this.deliverFinal(final);
+      })
+      .then(
+        () => batch.forEach((r) => r.answer(ESME_ROK)),
+        (error: Error) => {
+          this.ctx.logger.error({ err: error.message }, 'SMPP: storing receipts failed; the SMSC will send them again');
+          batch.forEach((r) => r.answer(ESME_RX_T_APPDN));
+        },
+      );
   }
 
-  /** Reports each of these sends whose parts all have a final state, once: DELIVERED when all were delivered. */
-  private async reportFinal(sendIds: readonly string[]): Promise<void> {
+  /** Claims the sends among these whose parts all have a final state and that were not reported yet:
+   * DELIVERED when every part was delivered, else UNDELIVERED. */
+  private async claimFinal(sendIds: readonly string[]): Promise<ProviderReceipt[]> {
     const { rows } = await this.ctx.pool.query<{ first_id: string; state: MessageStatus; stats: string; parts_total: number }>(
-      `select max(part_id) filter (where part_index = 1) as first_id,
-         case when count(*) filter (where state = 'DELIVERED') = count(*) then 'DELIVERED' else 'UNDELIVERED' end as state,
-         string_agg('stat:' || stat, ', ' order by part_index) as stats, max(parts_total) as parts_total
-       from smpp_parts where provider = $1 and send_id = any($2::text[])
-       group by send_id
-       having count(*) = max(parts_total) and count(*) filter (where state in ('DELIVERED', 'UNDELIVERED')) = count(*) and not bool_or(reported)`,
+      `with complete as (
+         select max(part_id) filter (where part_index = 1) as first_id,
+           case when count(*) filter (where state = 'DELIVERED') = count(*) then 'DELIVERED' else 'UNDELIVERED' end as state,
+           string_agg('stat:' || stat, ', ' order by part_index) as stats, max(parts_total) as parts_total
+         from smpp_parts where provider = $1 and send_id = any($2::text[])
+         group by send_id
+         having count(*) = max(parts_total) and count(*) filter (where state in ('DELIVERED', 'UNDELIVERED')) = count(*) and not bool_or(reported))
+       update smpp_parts p set reported = true from complete c
+       where p.provider = $1 and p.part_id = c.first_id
+       returning c.first_id, c.state, c.stats, c.parts_total`,
       [this.ctx.config.name, sendIds],
     );
-    if (rows.length === 0) return;
-    await this.ctx.applyReceipts(
-      this.channel,
-      rows.map((r) => ({ providerMessageId: r.first_id, status: r.state, description: r.parts_total > 1 ? `${r.parts_total} parts: ${r.stats}` : r.stats })),
-    );
-    // Marked once applied: a failure before this leaves it to the SMSC's resent receipt.
-    await this.ctx.pool.query('update smpp_parts set reported = true where provider = $1 and part_id = any($2::text[])', [this.ctx.config.name, rows.map((r) => r.first_id)]);
+    return rows.map((r) => ({ providerMessageId: r.first_id, status: r.state, description: r.parts_total > 1 ? `${r.parts_total} parts: ${r.stats}` : r.stats }));
+  }
+
+  /** Applies claimed final receipts; if that fails they are unclaimed, for the SMSC's resent receipt. */
+  private async deliverFinal(receipts: readonly ProviderReceipt[]): Promise<void> {
+    if (receipts.length === 0) return;
+    try {
+      await this.ctx.applyReceipts(this.channel, receipts);
+    } catch (error) {
+      await this.ctx.pool
+        .query('update smpp_parts set reported = false where provider = $1 and part_id = any($2::text[])', [this.ctx.config.name, receipts.map((r) => r.providerMessageId)])
+        .catch(() => undefined);
+      throw error;
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- --smpp 20000`: an SMS campaign of N recipients through the real workflow,
  * workers and PostgreSQL, sent over SMPP to a local SMSC (scripts/bench/smpp-peer.ts) that accepts
- * every submit_sm and sends a DELIVRD receipt for it. Measures messages/s until every message has
+ * every submit_sm `answerDelayMs` after it arrives and sends a DELIVRD receipt `receiptDelayMs` later. Measures messages/s until every message has
  * its final status (the task is completed).
  */
 import type { Logger } from 'pino';
@@ -22,11 +22,25 @@ export interface SmppCampaignFigures {
   receipts: number;
   maxOutstanding: number;
   windowSize: number;
+  receiptDelayMs: number;
+  answerDelayMs: number;
 }
 
-export async function benchSmppCampaign(args: { config: AppConfig; pool: Pool; logger: Logger; recipients: number; windowSize?: number }): Promise<SmppCampaignFigures> {
+export async function benchSmppCampaign(args: {
+  config: AppConfig;
+  pool: Pool;
+  logger: Logger;
+  recipients: number;
+  windowSize?: number;
+  /** How long after its submit_sm_resp the SMSC sends a message's receipt (a handset takes seconds). */
+  receiptDelayMs?: number;
+  /** How long the SMSC takes to answer a submit_sm (a network round trip): what the window hides. */
+  answerDelayMs?: number;
+}): Promise<SmppCampaignFigures> {
   const windowSize = args.windowSize ?? 50;
-  const smsc = await SmppPeer.start({ systemId: 'bench', password: 'bench', decide: () => ({ receiptAfter: 'DELIVRD' }), keepPdus: false });
+  const receiptDelayMs = args.receiptDelayMs ?? 1000;
+  const answerDelayMs = args.answerDelayMs ?? 10;
+  const smsc = await SmppPeer.start({ systemId: 'bench', password: 'bench', decide: () => ({ delayMs: answerDelayMs, receiptAfter: 'DELIVRD', receiptDelayMs }), keepPdus: false });
   const providers = [
     {
       name: 'bench-smsc',
@@ -72,6 +86,8 @@ export async function benchSmppCampaign(args: { config: AppConfig; pool: Pool; l
       receipts: smsc.receiptsAnswered,
       maxOutstanding: smsc.maxOutstanding,
       windowSize,
+      receiptDelayMs,
+      answerDelayMs,
     };
   } finally {
     await workers.shutdown();

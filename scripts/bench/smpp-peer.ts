@@ -33,8 +33,9 @@ export interface SubmitAnswer {
   hold?: boolean;
   /** A receipt sent before the submit_sm_resp (after its deliver_sm_resp came back). */
   receiptBefore?: string;
-  /** A receipt sent after the answer. */
+  /** A receipt sent after the answer (`receiptDelayMs` later). */
   receiptAfter?: string;
+  receiptDelayMs?: number;
 }
 
 export interface SmppPeerOptions {
@@ -143,7 +144,11 @@ export class SmppPeer {
           this.accepted.set(key, (this.accepted.get(key) ?? 0) + 1);
         }
         session.send(pdu.response(status === 0 ? { message_id: messageId } : { command_status: status }));
-        if (status === 0 && answer.receiptAfter) void this.sendReceipt(session, messageId, answer.receiptAfter);
+        if (status === 0 && answer.receiptAfter) {
+          const stat = answer.receiptAfter;
+          if (answer.receiptDelayMs) setTimeout(() => void this.sendReceipt(session, messageId, stat), answer.receiptDelayMs);
+          else void this.sendReceipt(session, messageId, stat);
+        }
       };
       if (answer.hold) {
         this.held.push(() => void respond());
