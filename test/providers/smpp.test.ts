@@ -344,21 +344,29 @@ describe('SMPP adapter against an SMSC speaking SMPP 3.4', () => {
 });
 
 describe('SMPP through the real stack', () => {
-  it('an API send of an SMS template reaches DELIVERED through the SMSC, its event log showing submit_sm', async () => {
-    const smsc = await peer({ decide: () => ({ receiptAfter: 'DELIVRD', delayMs: 10 }) });
+  it('API sends of an SMS template reach DELIVERED through the SMSC (one receipt overtaking its submit_sm_resp), the event log showing submit_sm', async () => {
+    // Recipient ...08: the SMSC sends the receipt before it answers the submit_sm.
+    const smsc = await peer({ decide: (s) => (s.destination.endsWith('08') ? { receiptBefore: 'DELIVRD' } : { receiptAfter: 'DELIVRD', delayMs: 10 }) });
     const stack = await startStack({
       worker: true,
       env: { PROVIDERS: JSON.stringify([{ name: 'smsc-e2e', type: 'smpp', channels: ['sms'], default: true, settings: { host: '127.0.0.1', port: smsc.port, ...CREDENTIALS } }]) },
     });
     cleanups.push(() => stack.close());
     const templateId = await smsTemplate(stack);
-    const sent = await stack.admin().post('/api/v1/notifications').send({ templateId, variables: { name: 'Ann', order: 'A-1' }, recipients: [{ phone: '+79990000007' }] }).expect(202);
-    const messageId = sent.body.messages[0].id;
-    const message = await eventually(async () => (await stack.admin().get(`/api/v1/messages/${messageId}`).expect(200)).body, (m) => m.status === 'DELIVERED');
-    expect(smsc.submits.map((s) => [s.destination, s.text])).toEqual([['79990000007', 'Hi Ann, order A-1 is ready']]);
-    expect(message.provider).toBe('smsc-e2e');
-    const sentEvent = message.events.find((e: { status: string }) => e.status === 'SENT');
-    expect(sentEvent.description).toBe(`submit_sm 1 part GSM-7 → message_id=${message.providerMessageId}`);
-    expect(message.events.at(-1)).toMatchObject({ status: 'DELIVERED', description: 'stat:DELIVRD err:000', source: 'provider:smsc-e2e' });
+    const send = async (phone: string) =>
+      (await stack.admin().post('/api/v1/notifications').send({ templateId, variables: { name: 'Ann', order: 'A-1' }, recipients: [{ phone }] }).expect(202)).body.messages[0].id as string;
+    const ids = [await send('+79990000007'), await send('+79990000008')];
+    for (const messageId of ids) {
+      const message = await eventually(async () => (await stack.admin().get(`/api/v1/messages/${messageId}`).expect(200)).body, (m) => m.status === 'DELIVERED');
+      expect(message.provider).toBe('smsc-e2e');
+      expect(message.events.map((e: { status: string }) => e.status)).toEqual(['CREATED', 'QUEUED', 'SENT', 'DELIVERED']);
+      const sentEvent = message.events.find((e: { status: string }) => e.status === 'SENT');
+      expect(sentEvent.description).toBe(`submit_sm 1 part GSM-7 → message_id=${message.providerMessageId}`);
+      expect(message.events.at(-1)).toMatchObject({ status: 'DELIVERED', description: 'stat:DELIVRD err:000', source: 'provider:smsc-e2e' });
+    }
+    expect(smsc.submits.map((s) => [s.destination, s.text])).toEqual([
+      ['79990000007', 'Hi Ann, order A-1 is ready'],
+      ['79990000008', 'Hi Ann, order A-1 is ready'],
+    ]);
   });
 });
