@@ -214,6 +214,8 @@ interface PendingReceipt extends ParsedReceipt {
 }
 
 const RECEIPT_BATCH = 500;
+/** Receipts wait this long for others to be stored with (a few statements per batch, not per receipt). */
+const RECEIPT_FLUSH_MS = 25;
 
 export class SmppClient {
   readonly maxBatchSize: number;
@@ -223,10 +225,10 @@ export class SmppClient {
   private reconnectDelay: number;
   /** Sends in progress, so a resubmission waits for the first attempt instead of sending again. */
   private readonly inflight = new Map<string, Promise<MessageOutcome>>();
-  /** smpp_parts writes run one at a time: a receipt and the part it names are never evaluated apart. */
-  private serial: Promise<unknown> = Promise.resolve();
+  /** smpp_parts work in progress, waited for by stop(). */
+  private readonly pendingWork = new Set<Promise<unknown>>();
   private receiptQueue: PendingReceipt[] = [];
-  private receiptFlush?: NodeJS.Immediate;
+  private receiptFlush?: NodeJS.Timeout;
   private readonly channel: Channel;
 
   constructor(
@@ -273,7 +275,7 @@ export class SmppClient {
         setTimeout(resolve, 1000);
       });
     }
-    await this.serial.catch(() => undefined);
+    await Promise.allSettled([...this.pendingWork]);
   }
 
   private connect(): Promise<{ refused?: string }> {
@@ -501,15 +503,22 @@ export class SmppClient {
     return byS;
   }
 
-  private inSeries<T>(work: () => Promise<T>): Promise<T> {
-    const next = this.serial.then(work, work);
-    this.serial = next.catch(() => undefined);
-    return next;
+  /**
+   * Runs smpp_parts work, concurrently with other work: a part's row is written by one statement
+   * at a time (row lock), each write is followed by a claim of what it may complete, and the last
+   * of two racing claims sees both writes. Rows are written in part id order (no deadlock).
+   */
+  private tracked<T>(work: () => Promise<T>): Promise<T> {
+    const running = work();
+    this.pendingWork.add(running);
+    void running.finally(() => this.pendingWork.delete(running)).catch(() => undefined);
+    return running;
   }
 
   /** Stores accepted parts; receipts that came before their submit_sm_resp are reported now. */
-  private async recordParts(parts: readonly AcceptedPart[]): Promise<void> {
-    const early = await this.inSeries(async () => {
+  private async recordParts(parts: AcceptedPart[]): Promise<void> {
+    parts = [...parts].sort((a, b) => (a.partId < b.partId ? -1 : a.partId > b.partId ? 1 : 0));
+    const early = await this.tracked(async () => {
       const { rows } = await this.ctx.pool.query<{ send_id: string; state: string | null }>(
         `insert into smpp_parts (provider, part_id, send_id, part_index, parts_total)
          select $1, * from unnest($2::text[], $3::text[], $4::int[], $5::int[])
@@ -545,23 +554,23 @@ export class SmppClient {
     }
     this.receiptQueue.push({ ...parsed, status: receiptStatus(parsed.stat), answer });
     if (this.receiptQueue.length >= RECEIPT_BATCH) this.flushReceipts();
-    else this.receiptFlush ??= setImmediate(() => this.flushReceipts());
+    else this.receiptFlush ??= setTimeout(() => this.flushReceipts(), RECEIPT_FLUSH_MS);
   }
 
   /** Stores a batch of part receipts, reports what they complete, then acknowledges them (a failure: the SMSC sends them again). */
   private flushReceipts(): void {
-    if (this.receiptFlush) clearImmediate(this.receiptFlush);
+    clearTimeout(this.receiptFlush);
     this.receiptFlush = undefined;
     const batch = this.receiptQueue.splice(0);
     if (batch.length === 0) return;
-    void this.inSeries(async () => {
+    void this.tracked(async () => {
       // One row per part in a statement: a final state wins over a pending one, whatever the order.
       const byPart = new Map<string, PendingReceipt>();
       for (const r of batch) {
         const seen = byPart.get(r.partId);
         if (!seen || !FINAL.has(seen.status)) byPart.set(r.partId, r);
       }
-      const merged = [...byPart.values()];
+      const merged = [...byPart.values()].sort((a, b) => (a.partId < b.partId ? -1 : a.partId > b.partId ? 1 : 0));
       const { rows } = await this.ctx.pool.query<{ part_id: string; send_id: string | null; state: string; first_id: string | null; parts_total: number | null }>(
         `with upserted as (
            insert into smpp_parts (provider, part_id, state, stat)
@@ -583,7 +592,6 @@ export class SmppClient {
       const groups = [...new Set(rows.filter((r) => r.send_id && FINAL.has(r.state as MessageStatus)).map((r) => r.send_id!))];
       return { pending, final: groups.length > 0 ? await this.claimFinal(groups) : [] };
     })
-      // Applied outside the series: submits recording their parts do not wait for the engine.
       .then(async ({ pending, final }) => {
         if (pending.length > 0) await this.ctx.applyReceipts(this.channel, pending);
         await this.deliverFinal(final);
@@ -598,7 +606,8 @@ export class SmppClient {
   }
 
   /** Claims the sends among these whose parts all have a final state and that were not reported yet:
-   * DELIVERED when every part was delivered, else UNDELIVERED. */
+   * DELIVERED when every part was delivered, else UNDELIVERED. Of two racing claims, the second
+   * finds `reported` set once the first commits, and claims nothing. */
   private async claimFinal(sendIds: readonly string[]): Promise<ProviderReceipt[]> {
     const { rows } = await this.ctx.pool.query<{ first_id: string; state: MessageStatus; stats: string; parts_total: number }>(
       `with complete as (
@@ -609,7 +618,7 @@ export class SmppClient {
          group by send_id
          having count(*) = max(parts_total) and count(*) filter (where state in ('DELIVERED', 'UNDELIVERED')) = count(*) and not bool_or(reported))
        update smpp_parts p set reported = true from complete c
-       where p.provider = $1 and p.part_id = c.first_id
+       where p.provider = $1 and p.part_id = c.first_id and not p.reported
        returning c.first_id, c.state, c.stats, c.parts_total`,
       [this.ctx.config.name, sendIds],
     );
