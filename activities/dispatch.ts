@@ -108,13 +108,27 @@ export function createDispatchActivities(deps: {
       counts.rejected = page.messages.length;
       return counts;
     }
-    // Each provider takes its own messages (routed by sender) in its own batch size.
+    // Each provider takes its own messages (routed by sender, and a chat by its messenger) in its
+    // own batch size; a message no provider serves (a chat in a messenger none is set up for) fails.
     const batches: { provider: ChannelProvider; messages: ClaimedMessage[] }[] = [];
     const byProvider = new Map<ChannelProvider, ClaimedMessage[]>();
+    const unserved: ClaimedMessage[] = [];
     for (const m of page.messages) {
-      const provider = isChannelRoutes(entry) ? entry.forSender(m.sender) : entry;
+      const provider = isChannelRoutes(entry) ? entry.forMessage(m) : entry;
+      if (!provider) {
+        unserved.push(m);
+        continue;
+      }
       if (!byProvider.has(provider)) byProvider.set(provider, []);
       byProvider.get(provider)!.push(m);
+    }
+    if (unserved.length > 0) {
+      await applyStatusChanges(
+        pool,
+        unserved.map((m) => ({ messageId: m.id, status: 'ERROR', description: `no provider configured for ${channel}${typeof m.payload?.messenger === 'string' ? ` in ${m.payload.messenger}` : ''}` })),
+        'dispatcher',
+      );
+      counts.rejected += unserved.length;
     }
     for (const [provider, messages] of byProvider) {
       const size = provider.maxBatchSize ?? DISPATCH_PAGE_SIZE;

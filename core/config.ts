@@ -48,6 +48,8 @@ export interface AppConfig {
   defaultPhoneCountry?: string;
   /** Phone checks (HLR): which provider answers them, and how. */
   hlr: HlrConfig;
+  /** Port of a worker process's own /metrics (worker/main.ts); 0: none. */
+  workerMetricsPort: number;
   /** Channel providers (PROVIDERS_FILE or PROVIDERS); a channel none of them serves goes to the sandbox. */
   providers: ProviderConfig[];
 }
@@ -118,6 +120,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     priceTable: env.PRICE_TABLE ? parsePriceTable(env.PRICE_TABLE) : DEFAULT_PRICE_TABLE,
     hlr: loadHlrConfig(env),
     providers: loadProviders(env),
+    workerMetricsPort: intFromEnv(env, 'WORKER_METRICS_PORT', 0),
   };
 }
 

@@ -3,7 +3,7 @@
  * serves which channels, for which senders, at what rate and price. Pure: the settings of each
  * provider type are checked by its adapter (activities/channels/registry.ts) when a process starts.
  */
-import { CHANNELS, type Channel } from './channels';
+import { CHANNELS, CHAT_MESSENGERS, type Channel } from './channels';
 import { parsePriceTable, pricePerPart, type PriceTable } from './sms';
 
 export interface ProviderConfig {
@@ -16,6 +16,9 @@ export interface ProviderConfig {
   default: boolean;
   /** Sender names this provider sends for, ahead of the channel's default. */
   senders: string[];
+  /** Chat: the messengers it serves (e.g. telegram); none listed: any. A chat message goes to a
+   * provider serving its messenger. */
+  messengers: string[];
   /** Messages per second per worker process; more is answered "try later". */
   ratePerSecond?: number;
   /** The longest one request to the provider may take before its messages are retried. */
@@ -52,7 +55,7 @@ function resolveEnv(value: unknown, env: NodeJS.ProcessEnv, source: string, path
   return value;
 }
 
-const COMMON_KEYS = new Set(['name', 'type', 'channels', 'default', 'senders', 'ratePerSecond', 'timeoutMs', 'prices', 'settings']);
+const COMMON_KEYS = new Set(['name', 'type', 'channels', 'default', 'senders', 'messengers', 'ratePerSecond', 'timeoutMs', 'prices', 'settings']);
 
 /** Parses and checks the common part of every provider entry; throws naming the first bad setting. */
 export function parseProvidersConfig(json: string, source: string, env: NodeJS.ProcessEnv = process.env): ProviderConfig[] {
@@ -82,6 +85,12 @@ export function parseProvidersConfig(json: string, source: string, env: NodeJS.P
     if (e.senders !== undefined && (!Array.isArray(e.senders) || e.senders.some((s) => typeof s !== 'string' || s === ''))) {
       fail(source, `${at}.senders`, 'must be a list of sender names');
     }
+    if (e.messengers !== undefined) {
+      if (!Array.isArray(e.messengers)) fail(source, `${at}.messengers`, `must be a list of ${CHAT_MESSENGERS.join(', ')}`);
+      e.messengers.forEach((m, i) => {
+        if (!CHAT_MESSENGERS.includes(m as (typeof CHAT_MESSENGERS)[number])) fail(source, `${at}.messengers[${i}]`, `"${String(m)}" is not a messenger (${CHAT_MESSENGERS.join(', ')})`);
+      });
+    }
     for (const key of ['ratePerSecond', 'timeoutMs'] as const) {
       if (e[key] !== undefined && (typeof e[key] !== 'number' || !(e[key] > 0))) fail(source, `${at}.${key}`, 'must be a positive number');
     }
@@ -108,6 +117,7 @@ export function parseProvidersConfig(json: string, source: string, env: NodeJS.P
       channels,
       default: e.default === true,
       senders: (e.senders as string[] | undefined) ?? [],
+      messengers: (e.messengers as string[] | undefined) ?? [],
       ratePerSecond: e.ratePerSecond as number | undefined,
       timeoutMs: (e.timeoutMs as number | undefined) ?? DEFAULT_TIMEOUT_MS,
       prices,
@@ -118,12 +128,12 @@ export function parseProvidersConfig(json: string, source: string, env: NodeJS.P
 }
 
 /**
- * The provider that sends a channel's message from `sender`: the one listing that sender, else the
- * channel's default, else the first serving the channel. Undefined: no configured provider serves
- * the channel (the sandbox does).
+ * The provider that sends a channel's message from `sender`: among those serving the channel (and,
+ * for a chat, its messenger), the one listing that sender, else the default, else the first.
+ * Undefined: no configured provider serves it (the sandbox does).
  */
-export function routeProvider(providers: readonly ProviderConfig[], channel: Channel, sender: string | null): ProviderConfig | undefined {
-  const serving = providers.filter((p) => p.channels.includes(channel));
+export function routeProvider(providers: readonly ProviderConfig[], channel: Channel, sender: string | null, messenger?: string): ProviderConfig | undefined {
+  const serving = providers.filter((p) => p.channels.includes(channel) && (messenger === undefined || p.messengers.length === 0 || p.messengers.includes(messenger)));
   return (
     (sender !== null ? serving.find((p) => p.senders.includes(sender)) : undefined) ?? serving.find((p) => p.default) ?? serving[0]
   );

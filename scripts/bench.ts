@@ -1,9 +1,12 @@
 /**
- * `npm run bench [-- --recipients 1000000 --baseline 2000 --keep]`; `-- --import N` and `-- --smpp N` run only that benchmark.
+ * `npm run bench [-- --recipients 1000000 --baseline 2000 --keep]`; `-- --import N`, `-- --smtp N` and `-- --smpp N` run
+ * only the task-file import, the email campaign through SMTP (scripts/bench/smtp-campaign.ts) or the
+ * SMS campaign through SMPP (scripts/bench/smpp-campaign.ts).
  * Runs a sandbox SMS campaign of N recipients end to end through the real workflow, workers and
  * PostgreSQL (near-zero sandbox latency), then a naive baseline (one activity per message) on a
  * smaller N, and prints throughput, time to first message, history events and peak RSS of both.
  */
+import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
@@ -20,6 +23,7 @@ import { createPool } from '../db/pool';
 import { connectWorker, installWorkerRuntime, startWorkers } from '../worker/worker';
 import { createNaiveActivities } from './bench/naive-activities';
 import { benchImport, benchNaiveImport } from './bench/import';
+import { benchSmtpCampaign } from './bench/smtp-campaign';
 import { seedSmsCampaign } from './bench/seed-campaign';
 import { benchSmppCampaign } from './bench/smpp-campaign';
 import { createDatabase, dropDatabase, startEmbeddedPostgres } from './services/postgres';
@@ -37,6 +41,10 @@ const API_CONCURRENCY = arg('api-concurrency', 64);
 /** `--import N`: only the task-file import benchmark, with an N-row file. */
 const IMPORT_ROWS = arg('import', 0);
 const IMPORT_BASELINE = arg('import-baseline', 20_000);
+/** `--export N`: only the message-log benchmark: N seeded messages exported, and GET /messages per filter. */
+const EXPORT_ROWS = arg('export', 0);
+/** `--smtp N`: only the email campaign of N recipients through the SMTP adapter to a local sink. */
+const SMTP_RECIPIENTS = arg('smtp', 0);
 /** `--smpp N`: only an N-recipient SMS campaign sent over SMPP to a local SMSC. */
 const SMPP_RECIPIENTS = arg('smpp', 0);
 const SMPP_WINDOW = arg('smpp-window', 50);
@@ -57,6 +65,14 @@ interface Figures {
 }
 
 async function main() {
+  if (EXPORT_ROWS > 0) {
+    // The export runs against an API process of its own, so its memory is its own: the script does it all.
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'bench', 'export.ts'), '--rows', String(EXPORT_ROWS), '--verify'], { stdio: 'inherit' });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    clearInterval(rssTimer);
+    process.exitCode = code ?? 1;
+    return;
+  }
   installWorkerRuntime('error');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'notif-bench-'));
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -91,6 +107,23 @@ async function main() {
         `(${((naive.heapGrowth / naive.rows) * IMPORT_ROWS / 1024 / 1024 / 1024).toFixed(1)} GB at ${IMPORT_ROWS} rows) → import / naive: ${(figures.rowsPerSecond / naive.rowsPerSecond).toFixed(1)}×\n` +
         `targets (DESIGN.md): 1,000,000 rows in ≤ 60 s under 512 MB\n`,
     );
+    await pool.end();
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    clearInterval(rssTimer);
+    fs.rmSync(tmp, { recursive: true, force: true });
+    return;
+  }
+  if (SMTP_RECIPIENTS > 0) {
+    const connection = await connectWorker(config);
+    const client = await connectTemporalClient(config);
+    const f = await benchSmtpCampaign({ config, pool, connection, client, logger, recipients: SMTP_RECIPIENTS, onProgress: (line) => process.stdout.write(line) });
+    process.stdout.write(
+      `\nemail campaign through SMTP: ${f.recipients} emails, ${f.emailsPerSecond.toFixed(0)} emails/s (${f.seconds.toFixed(1)} s until every row was SENT, first after ${f.firstMessageMs} ms); ` +
+        `the sink took ${f.received} messages (${f.megabytes.toFixed(1)} MB) over ${f.connections} connections; statuses ${JSON.stringify(f.statuses)}; SMTP settings ${JSON.stringify(f.settings)}\n` +
+        `peak RSS (worker process; sink, Postgres and Temporal excluded): ${mb(peakRss)}; machine: ${os.cpus().length} cores\n`,
+    );
+    await connection.close();
+    await client.connection.close();
     await pool.end();
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
     clearInterval(rssTimer);
@@ -267,7 +300,7 @@ async function measureWorkflowStarts(client: Awaited<ReturnType<typeof connectTe
 
 // Exits when done: a client or child-process handle left open must not keep the benchmark alive.
 main().then(
-  () => process.exit(0),
+  () => process.exit(process.exitCode ?? 0),
   (error) => {
     console.error(error);
     process.exit(1);

@@ -1,5 +1,8 @@
 // The worker process on its own (docker-compose `worker` service, scalable): needs DATABASE_URL and TEMPORAL_ADDRESS.
+import http from 'node:http';
 import pino from 'pino';
+import client from 'prom-client';
+import { engineMetrics } from '../activities/metrics';
 import { loadConfig } from '../core/config';
 import { migrate } from '../db/orm';
 import { createPool } from '../db/pool';
@@ -13,7 +16,9 @@ async function main() {
   const pool = createPool(config.databaseUrl, 20);
   const connection = await connectWorker(config);
   const workers = await startWorkers({ config, pool, connection, logger });
+  const metricsServer = serveMetrics(config.workerMetricsPort);
   const stop = async () => {
+    metricsServer?.close();
     await workers.shutdown();
     await connection.close();
     await pool.end();
@@ -22,6 +27,21 @@ async function main() {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   await workers.done;
+}
+
+/** The worker's own /metrics (providers, dispatch): the API's /metrics shows only its own process. */
+function serveMetrics(port: number): http.Server | undefined {
+  if (!port) return undefined;
+  client.collectDefaultMetrics({ register: engineMetrics });
+  const server = http.createServer(async (req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': engineMetrics.contentType }).end(await engineMetrics.metrics());
+  });
+  server.listen(port);
+  return server;
 }
 
 main().catch((error) => {

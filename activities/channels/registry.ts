@@ -5,8 +5,15 @@ import { redactSecrets, routeProvider, secretValues, type ProviderConfig } from 
 import { applyProviderReceipts } from '../../db/messages';
 import { recordReceipts, recordSubmit } from '../metrics';
 import { RateLimiter } from '../rate-limiter';
+import { chatHttpAdapter } from './chat-http';
+import { fcmAdapter } from './fcm';
+import { httpSmsAdapter } from './http-sms';
 import { sandboxAdapter, SandboxProvider } from './sandbox';
 import { smppAdapter } from './smpp';
+import { viberAdapter } from './viber';
+import { whatsappAdapter } from './whatsapp';
+import { smtpAdapter } from './smtp';
+import { telegramAdapter } from './telegram';
 import type {
   ChannelProvider,
   ChannelRoutes,
@@ -22,6 +29,13 @@ import type {
 /** Every provider type, one line each (`type` in PROVIDERS_FILE). */
 const ADAPTERS: readonly ProviderAdapter[] = [
   sandboxAdapter,
+  viberAdapter,
+  whatsappAdapter,
+  smtpAdapter,
+  fcmAdapter,
+  telegramAdapter,
+  chatHttpAdapter,
+  httpSmsAdapter,
   smppAdapter,
 ];
 
@@ -101,14 +115,16 @@ class ConfiguredProvider implements ChannelProvider {
   }
 }
 
-class SenderRoutes implements ChannelRoutes {
+class MessageRoutes implements ChannelRoutes {
   constructor(
     readonly channel: Channel,
     private readonly configs: readonly ProviderConfig[],
     private readonly byName: ReadonlyMap<string, ChannelProvider>,
   ) {}
-  forSender(sender: string | null): ChannelProvider {
-    return this.byName.get(routeProvider(this.configs, this.channel, sender)!.name)!;
+  forMessage(message: { sender: string | null; payload: Record<string, unknown> | null }): ChannelProvider | undefined {
+    const messenger = this.channel === 'chat' && typeof message.payload?.messenger === 'string' ? message.payload.messenger : undefined;
+    const route = routeProvider(this.configs, this.channel, message.sender, messenger);
+    return route ? this.byName.get(route.name) : undefined;
   }
 }
 
@@ -157,8 +173,8 @@ export function createProviders(deps: {
   for (const channel of CHANNELS) {
     const providers = byChannel.get(channel);
     if (!providers) registry[channel] = new SandboxProvider(channel, deps.pool, deps.sandboxLatencyMs);
-    else if (providers.size === 1) registry[channel] = [...providers.values()][0]!;
-    else registry[channel] = new SenderRoutes(channel, deps.configs, providers);
+    else if (providers.size === 1 && !deps.configs.some((c) => c.channels.includes(channel) && c.messengers.length > 0)) registry[channel] = [...providers.values()][0]!;
+    else registry[channel] = new MessageRoutes(channel, deps.configs, providers);
   }
   return {
     registry,

@@ -45,16 +45,17 @@ export interface ChannelProvider {
   submit(batch: readonly OutgoingMessage[], signal?: AbortSignal): Promise<SubmitResult[]>;
 }
 
-/** A channel's providers: which one sends a message depends on its sender (core/providers.ts#routeProvider). */
+/** A channel's providers: which one sends a message depends on its sender and, for a chat, its
+ * messenger (core/providers.ts#routeProvider). Undefined: none serves it. */
 export interface ChannelRoutes {
   readonly channel: Channel;
-  forSender(sender: string | null): ChannelProvider;
+  forMessage(message: { sender: string | null; payload: Record<string, unknown> | null }): ChannelProvider | undefined;
 }
 
 export type ProviderRegistry = Partial<Record<Channel, ChannelProvider | ChannelRoutes>>;
 
 export function isChannelRoutes(entry: ChannelProvider | ChannelRoutes): entry is ChannelRoutes {
-  return typeof (entry as ChannelRoutes).forSender === 'function';
+  return typeof (entry as ChannelRoutes).forMessage === 'function';
 }
 
 /** What a worker gives an adapter's connection. */

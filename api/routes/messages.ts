@@ -262,7 +262,13 @@ export function registerMessageRoutes(api: ApiRegistry, deps: ApiDeps): void {
       tag: 'Messages',
       auth: 'operator',
       responses: {
-        200: { description: 'The message', schema: messageSchema.extend({ events: z.array(messageEventSchema) }) },
+        200: {
+          description: 'The message, its short links with their clicks, and its event log',
+          schema: messageSchema.extend({
+            shortLinks: z.array(z.object({ code: z.string(), url: z.string(), clicks: z.number().int(), lastClickAt: nullableTime })),
+            events: z.array(messageEventSchema),
+          }),
+        },
         404: { description: 'Unknown message', schema: errorSchema },
       },
     },

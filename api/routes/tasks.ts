@@ -25,7 +25,7 @@ import { signalTaskControl, startTaskWorkflow, temporalUiUrl } from '../../workf
 import type { Principal } from '../auth';
 import type { ApiDeps } from '../deps';
 import { badRequest, conflict, HttpError, notFound, unprocessable, zodDetails } from '../errors';
-import { errorSchema, listResponse, nulCharacterDetails, paginationQuery, type ApiRegistry } from '../routing';
+import { booleanParam, errorSchema, listResponse, nulCharacterDetails, paginationQuery, type ApiRegistry } from '../routing';
 import { MAX_LIFETIME_MINUTES, sendWindowSchema } from '../schemas';
 import { XLSX_CONTENT_TYPE } from '../services/task-files';
 import { importTaskFile } from '../services/task-import';
@@ -78,9 +78,11 @@ const createTaskFields = z.strictObject({
   type: z.enum(TASK_FILE_TYPES, { error: `one of ${TASK_FILE_TYPES.join(', ')}` }),
   templateId: z.uuid().optional(),
   lifetimeMinutes: z.coerce.number().positive('must be greater than 0').max(MAX_LIFETIME_MINUTES).default(1440),
+  /** Each http(s) URL in the rows' texts becomes a counted short link (as a template's `shortenLinks`). */
+  shortenLinks: booleanParam.optional(),
   ...scheduleFields,
 });
-const editTaskFields = z.strictObject({ name: createTaskFields.shape.name.optional(), ...scheduleFields });
+const editTaskFields = z.strictObject({ name: createTaskFields.shape.name.optional(), shortenLinks: createTaskFields.shape.shortenLinks, ...scheduleFields });
 
 const listQuery = z.object({
   name: z.string().max(200).optional(),
@@ -182,7 +184,7 @@ export function registerTaskRoutes(api: ApiRegistry, deps: ApiDeps): void {
   const importUpload = async (
     req: Request,
     file: Express.Multer.File,
-    task: { taskId?: string; type: (typeof TASK_FILE_TYPES)[number]; name: string; templateId?: string; timezone: string; sendWindows: { from: string; to: string }[]; startAt: Date | null; lifetimeMinutes: number },
+    task: { taskId?: string; type: (typeof TASK_FILE_TYPES)[number]; name: string; templateId?: string; timezone: string; sendWindows: { from: string; to: string }[]; startAt: Date | null; lifetimeMinutes: number; shortenLinks: boolean },
   ) => {
     const uploadId = req.get('x-upload-id')?.trim().slice(0, 100) || undefined;
     if (uploadId) progress.begin(uploadId);
@@ -207,7 +209,7 @@ export function registerTaskRoutes(api: ApiRegistry, deps: ApiDeps): void {
       method: 'post',
       path: '/api/v1/tasks',
       summary:
-        'Create a campaign from a task file (multipart: name, type, file; optional templateId, sendWindows JSON, timezone, startAt, lifetimeMinutes; header X-Upload-Id to follow progress). Answers when the task and every row are stored',
+        'Create a campaign from a task file (multipart: name, type, file; optional templateId, sendWindows JSON, timezone, startAt, lifetimeMinutes, shortenLinks; header X-Upload-Id to follow progress). Answers when the task and every row are stored',
       tag: 'Tasks',
       auth: 'operator',
       requestContent: {
@@ -224,6 +226,7 @@ export function registerTaskRoutes(api: ApiRegistry, deps: ApiDeps): void {
               timezone: { type: 'string', example: 'Europe/Moscow' },
               startAt: { type: 'string', format: 'date-time' },
               lifetimeMinutes: { type: 'number', description: 'sending lifetime of each message (default 1440)' },
+              shortenLinks: { type: 'string', enum: ['true', 'false'], description: "true: each http(s) URL in the rows' texts becomes a counted short link (default false)" },
             },
           },
         },
@@ -255,6 +258,7 @@ export function registerTaskRoutes(api: ApiRegistry, deps: ApiDeps): void {
           ...schedule,
           startAt: fields.startAt ? new Date(fields.startAt) : null,
           lifetimeMinutes: fields.lifetimeMinutes,
+          shortenLinks: fields.shortenLinks ?? false,
         });
         res.status(201).json({ id: result.taskId, name: fields.name, status: 'created', total: result.accepted, rejected: result.rejected, duplicates: result.duplicates });
       } finally {
@@ -372,6 +376,7 @@ export function registerTaskRoutes(api: ApiRegistry, deps: ApiDeps): void {
             ...schedule,
             startAt: task.startAt,
             lifetimeMinutes: 1440,
+            shortenLinks: fields.shortenLinks ?? false,
           });
         }
         const changed = Object.keys(fields);

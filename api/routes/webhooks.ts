@@ -1,6 +1,6 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { recordReceipts } from '../../activities/metrics';
+import { hmacSha256Hex, signatureMatches } from '../../activities/channels/http-exchange';
 import { providerWebhooks } from '../../activities/channels/registry';
 import { WebhookRejected, type ProviderReceipt, type WebhookRequest } from '../../activities/channels/types';
 import type { Channel } from '../../core/config';
@@ -11,14 +11,7 @@ import { errorSchema, type ApiRegistry } from '../routing';
 import { channelSchema, messageStatusSchema } from '../schemas';
 
 export function webhookSignature(secret: string, rawBody: Buffer | string): string {
-  return `sha256=${createHmac('sha256', secret).update(rawBody).digest('hex')}`;
-}
-
-/** Compares a signature header with the expected value in constant time. */
-export function signatureMatches(given: string | undefined, expected: string): boolean {
-  const a = Buffer.from(given ?? '');
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
+  return `sha256=${hmacSha256Hex(secret, rawBody)}`;
 }
 
 const receiptSchema = z.object({

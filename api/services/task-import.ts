@@ -47,6 +47,8 @@ export interface ImportRequest {
   startAt: Date | null;
   /** Sending lifetime of each message of single-channel files (and default of `full` files). */
   lifetimeMinutes: number;
+  /** Rows' texts get counted short links (files whose rows carry their own texts). */
+  shortenLinks: boolean;
   createdBy: Principal;
   onProgress?: (progress: ImportProgress) => void;
 }
@@ -325,6 +327,7 @@ class RowImporter {
       variables: {},
     };
     const lifetimeMinutes = this.req.lifetimeMinutes;
+    const shortenLinks = this.req.shortenLinks;
     const noTemplate = { id: null, name: null, variables: [] as string[] };
     if (type === 'universal') {
       const templateId = cells.get('templateId') ?? this.req.templateId!;
@@ -339,14 +342,14 @@ class RowImporter {
     const configs: { input: Record<string, unknown>; column: (field: string) => string }[] = [];
     const same = (field: string) => field;
     if (type === 'sms') {
-      configs.push({ input: { channel: 'sms', sender: cells.get('sender'), text: cells.get('text'), lifetimeMinutes }, column: same });
+      configs.push({ input: { channel: 'sms', sender: cells.get('sender'), text: cells.get('text'), lifetimeMinutes, shortenLinks }, column: same });
     } else if (type === 'sponsored') {
       configs.push({
-        input: { channel: 'viber', sender: cells.get('sender'), text: cells.get('text'), imageUrl: cells.get('imageUrl'), buttonText: cells.get('buttonText'), buttonUrl: cells.get('buttonUrl'), lifetimeMinutes },
+        input: { channel: 'viber', sender: cells.get('sender'), text: cells.get('text'), imageUrl: cells.get('imageUrl'), buttonText: cells.get('buttonText'), buttonUrl: cells.get('buttonUrl'), lifetimeMinutes, shortenLinks },
         column: same,
       });
     } else if (type === 'chat') {
-      configs.push({ input: { channel: 'chat', messenger: cells.get('messenger'), chatId: cells.get('chatId'), botId: cells.get('botId'), text: cells.get('text'), lifetimeMinutes }, column: same });
+      configs.push({ input: { channel: 'chat', messenger: cells.get('messenger'), chatId: cells.get('chatId'), botId: cells.get('botId'), text: cells.get('text'), lifetimeMinutes, shortenLinks }, column: same });
       recipient.chatId = cells.get('chatId');
     } else if (type === 'whatsapp-chat') {
       const data = templateData(cells.get('templateData'));
@@ -371,7 +374,7 @@ class RowImporter {
           continue;
         }
         listed.add(channel);
-        const input: Record<string, unknown> = { channel, lifetimeMinutes };
+        const input: Record<string, unknown> = { channel, lifetimeMinutes, shortenLinks };
         for (const [column, value] of cells) {
           if (column.startsWith(`${channel}.`)) input[column.slice(channel.length + 1)] = value;
         }

@@ -15,12 +15,12 @@ create extension if not exists pg_trgm;
 -- (registered_at) alone served nothing but this log; the id breaks ties between rows registered
 -- in the same transaction (one now() for a whole send), so a page boundary never splits them.
 drop index if exists messages_registered_at;
-create index messages_log on messages (registered_at desc, id desc);
-create index messages_log_channel on messages (channel, registered_at desc, id desc);
-create index messages_log_status on messages (status, registered_at desc, id desc);
-create index messages_log_task on messages (task_id, registered_at desc, id desc);
+create index if not exists messages_log on messages (registered_at desc, id desc);
+create index if not exists messages_log_channel on messages (channel, registered_at desc, id desc);
+create index if not exists messages_log_status on messages (status, registered_at desc, id desc);
+create index if not exists messages_log_task on messages (task_id, registered_at desc, id desc);
 -- "A part of the recipient", case-insensitive: ILIKE '%…%' through trigrams.
-create index messages_recipient_trgm on messages using gin (recipient gin_trgm_ops);
+create index if not exists messages_recipient_trgm on messages using gin (recipient gin_trgm_ops);
 -- The planner estimates how many recipients contain a pattern by trying it on the column's
 -- histogram: 100 entries took 3 digits found in 68,000 of 10 million rows for 1,000, and read and
 -- sorted them all (1 s) instead of walking messages_log for the first page (21 ms). 1,000 entries

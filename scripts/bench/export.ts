@@ -1,5 +1,6 @@
 /**
  * `DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npx tsx scripts/bench/export.ts [--rows 1000000] [--client-mbps 2] [--verify] [--keep]`
+ * (or `npm run bench -- --export 1000000`)
  *
  * The message export at scale: seeds N production-shaped messages (scripts/bench/seed-message-log.ts)
  * into a throw-away database, starts the API as a process of its own (`api/main.ts`, so its memory
@@ -105,12 +106,49 @@ async function main() {
     say(`  time to first byte  ${result.firstByteMs.toFixed(0)} ms`);
     say(`  total time          ${(result.totalMs / 1000).toFixed(1)} s (${((ROWS / result.totalMs) * 1000).toFixed(0)} rows/s)`);
     say(`  API process RSS     before ${mb(before.rss)}, peak during the export ${mb(Math.max(after.hwm, sampledPeak))} (VmHWM ${mb(after.hwm)}, sampled ${mb(sampledPeak)}), after ${mb(after.rss)}`);
+    await listLatencies(port, from, databaseUrl);
     if (VERIFY) {
       const counted = await countRows(file);
       say(`  read back: ${counted.sheets} sheet(s), ${counted.rows.toLocaleString('en')} data rows ${counted.rows === ROWS ? '(all)' : `(expected ${ROWS})`}`);
     }
   } finally {
     for (const cleanup of cleanups) await cleanup().catch((error) => say(`cleanup: ${error}`));
+  }
+}
+
+/** p50/p99 of `GET /api/v1/messages` (first page, 50 rows) for each filter alone and a combination,
+ * at the seeded size: what an operator paging the log waits for. */
+async function listLatencies(port: number, from: string, databaseUrl: string): Promise<void> {
+  const db = new Client({ connectionString: databaseUrl });
+  await db.connect();
+  const { rows } = await db.query<{ task_id: string; recipient: string }>("select task_id, recipient from messages where channel = 'sms' limit 1");
+  await db.end();
+  const { task_id: taskId, recipient } = rows[0]!;
+  const part = encodeURIComponent(recipient.slice(3, 9));
+  const to = new Date(Date.parse(from) + 86_400_000).toISOString();
+  const filters: [string, string][] = [
+    ['no filter', ''],
+    ['search (part of the recipient)', `search=${part}`],
+    ['period (one day)', `from=${from}&to=${to}`],
+    ['channel', 'channel=viber'],
+    ['status', 'status=UNDELIVERED'],
+    ['optional', 'optional=true'],
+    ['task', `taskId=${taskId}`],
+    ['channel + status + period', `channel=sms&status=DELIVERED&from=${from}&to=${to}`],
+    ['with total (status)', 'status=READ&withTotal=true'],
+  ];
+  const REQUESTS = 40;
+  say(`GET /api/v1/messages at ${ROWS.toLocaleString('en')} rows, first page of 50, ${REQUESTS} requests each:`);
+  for (const [label, query] of filters) {
+    const times: number[] = [];
+    for (let i = 0; i < REQUESTS; i++) {
+      const result = await download(port, `/api/v1/messages?pageSize=50${query ? `&${query}` : ''}`);
+      if (result.status !== 200) throw new Error(`${label}: HTTP ${result.status}`);
+      times.push(result.totalMs);
+    }
+    times.sort((a, b) => a - b);
+    const at = (q: number) => times[Math.min(times.length - 1, Math.ceil(q * times.length) - 1)]!;
+    say(`  ${label.padEnd(32)} p50 ${at(0.5).toFixed(1).padStart(7)} ms   p99 ${at(0.99).toFixed(1).padStart(7)} ms`);
   }
 }
 

@@ -92,7 +92,7 @@ async function cases(db: Client): Promise<Case[]> {
   const older = `registered_at < '${new Date(last.getTime() - 20 * 86_400_000).toISOString()}' order by registered_at desc limit 1`;
   const phone: string = (await sample(`select recipient from messages where channel = 'sms' and ${older}`)).recipient;
   const campaign: string = (await sample(`select task_id from messages where task_id in (select id from tasks where type = 'sms') and ${older}`)).task_id;
-  const bigTask: string = (await sample(`select md5('task' || 999999)::uuid as id`)).id;
+  const bigTask: string = (await sample(`select overlay(overlay(md5('task' || 999999) placing '4' from 13) placing '8' from 17)::uuid as id`)).id;
   const apiTask: string = (await sample(`select task_id from messages where task_id in (select id from tasks where type = 'api') and ${older}`)).task_id;
   const daysAgo = (n: number) => new Date(last.getTime() - n * 86_400_000);
   const dayStart = (d: Date) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));

@@ -36,7 +36,7 @@ export async function seedMessageLog(
   // Task rows first (messages reference them): one per campaign block, one per 10 API rows.
   await db.query(
     `insert into tasks (id, name, type, status, workflow_id, created_at, total)
-     select md5('task' || t)::uuid, 'task ' || t, case when t >= 1000000 then 'api' else 'sms' end, 'completed', 'task-' || t,
+     select overlay(overlay(md5('task' || t) placing '4' from 13) placing '8' from 17)::uuid, 'task ' || t, case when t >= 1000000 then 'api' else 'sms' end, 'completed', 'task-' || t,
             now() - make_interval(days => $2::int), 0
      from (select distinct case when ((g - 1) / 20000) % 5 = 4 then 1000000 + (g - 1) / 10 when g > $3::bigint and g <= $4::bigint then 999999
                                 else (g - 1) / 20000 end as t
@@ -50,7 +50,7 @@ export async function seedMessageLog(
     await db.query(
       `insert into messages (id, task_id, group_id, send_id, seq, channel, channel_index, optional, released, status,
          sender, recipient, text, variables, parts, cost, lifetime_seconds, registered_at, sent_at, status_at, delivery_end_at)
-       select gen_random_uuid(), md5('task' || task_no)::uuid, gen_random_uuid(), task_no || ':' || g, g, channel, 0, optional, true, status,
+       select gen_random_uuid(), overlay(overlay(md5('task' || task_no) placing '4' from 13) placing '8' from 17)::uuid, gen_random_uuid(), task_no || ':' || g, g, channel, 0, optional, true, status,
          'ACME',
          case channel
            when 'email' then 'user' || customer || '@' || (array['gmail.com', 'mail.ru', 'yandex.ru', 'example.com'])[1 + customer % 4]

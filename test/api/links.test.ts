@@ -242,4 +242,26 @@ describe('a campaign from an Excel file', () => {
     expect(replaced).toEqual([{ expanded: text.replace(/\{order\}/g, 'NEW'), expected: text.replace(/\{order\}/g, 'NEW'), links: pages.length, firstIsShortLink: true }]);
     await click(`/l/${one[0].code}`).expect(404);
   }, 120_000);
+
+  it('an SMS file uploaded with shortenLinks=true sends its rows\' URLs as counted short links; without, as written', async () => {
+    const text = 'Your parcel: https://track.example/p/77 - reply STOP to opt out';
+    const rows = [{ phone: '+79994000001', text, sender: senders.sms }];
+    const file = await fillTaskFile(await downloadTaskFile(stack, 'sms'), rows);
+    const shortened = await uploadTask(stack, file, { name: `sms links ${randomUUID().slice(0, 6)}`, type: 'sms', shortenLinks: 'true' }).expect(201);
+    const plain = await uploadTask(stack, file, { name: `sms plain ${randomUUID().slice(0, 6)}`, type: 'sms' }).expect(201);
+    const messageOf = async (taskId: string) => {
+      const { rows: ids } = await stack.deps.pool.query('select id from messages where task_id = $1', [taskId]);
+      return message(ids[0].id);
+    };
+    const withLinks = await messageOf(shortened.body.id);
+    const [code] = codesIn(withLinks.text);
+    expect(withLinks.text).toBe(`Your parcel: ${PUBLIC_URL}/l/${code} - reply STOP to opt out`);
+    expect(withLinks.shortLinks).toEqual([{ code, url: 'https://track.example/p/77', clicks: 0, lastClickAt: null }]);
+    await click(`/l/${code}`).expect(302).expect('Location', 'https://track.example/p/77');
+    expect((await messageOf(shortened.body.id)).linkClicks).toBe(1);
+    expect((await messageOf(plain.body.id)).text).toBe(text);
+    await uploadTask(stack, file, { name: 'x', type: 'sms', shortenLinks: 'yes' })
+      .expect(400)
+      .expect((res) => expect(res.body.error.details).toEqual([{ path: 'shortenLinks', message: 'true or false' }]));
+  });
 });

@@ -43,7 +43,7 @@ function client(port: number, settings: Partial<SmppSettings> = {}, name = `smsc
   const receipts: ProviderReceipt[] = [];
   const parsed = smppSettings.parse({ host: '127.0.0.1', port, ...CREDENTIALS, reconnectDelayMs: 50, reconnectMaxDelayMs: 200, ...settings });
   const created = new SmppClient(parsed, {
-    config: { name, type: 'smpp', channels: ['sms'], default: true, senders: [], timeoutMs: 10_000, settings: {} },
+    config: { name, type: 'smpp', channels: ['sms'], default: true, senders: [], messengers: [], timeoutMs: 10_000, settings: {} },
     pool,
     logger: pino({ level: 'silent' }),
     webhookUrl: () => 'http://unused',
