@@ -1,6 +1,7 @@
 /**
- * `npm run bench [-- --recipients 1000000 --baseline 2000 --keep]`; `-- --import N` and `-- --smtp N` run
- * only the task-file import or the email campaign through SMTP (scripts/bench/smtp-campaign.ts).
+ * `npm run bench [-- --recipients 1000000 --baseline 2000 --keep]`; `-- --import N`, `-- --smtp N` and `-- --smpp N` run
+ * only the task-file import, the email campaign through SMTP (scripts/bench/smtp-campaign.ts) or the
+ * SMS campaign through SMPP (scripts/bench/smpp-campaign.ts).
  * Runs a sandbox SMS campaign of N recipients end to end through the real workflow, workers and
  * PostgreSQL (near-zero sandbox latency), then a naive baseline (one activity per message) on a
  * smaller N, and prints throughput, time to first message, history events and peak RSS of both.
@@ -24,6 +25,7 @@ import { createNaiveActivities } from './bench/naive-activities';
 import { benchImport, benchNaiveImport } from './bench/import';
 import { benchSmtpCampaign } from './bench/smtp-campaign';
 import { seedSmsCampaign } from './bench/seed-campaign';
+import { benchSmppCampaign } from './bench/smpp-campaign';
 import { createDatabase, dropDatabase, startEmbeddedPostgres } from './services/postgres';
 import { startTemporalDevServer } from './services/temporal-server';
 
@@ -43,6 +45,11 @@ const IMPORT_BASELINE = arg('import-baseline', 20_000);
 const EXPORT_ROWS = arg('export', 0);
 /** `--smtp N`: only the email campaign of N recipients through the SMTP adapter to a local sink. */
 const SMTP_RECIPIENTS = arg('smtp', 0);
+/** `--smpp N`: only an N-recipient SMS campaign sent over SMPP to a local SMSC. */
+const SMPP_RECIPIENTS = arg('smpp', 0);
+const SMPP_WINDOW = arg('smpp-window', 50);
+const SMPP_RECEIPT_DELAY_MS = arg('smpp-receipt-delay', 1000);
+const SMPP_ANSWER_DELAY_MS = arg('smpp-answer-delay', 10);
 
 let peakRss = 0;
 const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
@@ -117,6 +124,19 @@ async function main() {
     );
     await connection.close();
     await client.connection.close();
+    await pool.end();
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    clearInterval(rssTimer);
+    fs.rmSync(tmp, { recursive: true, force: true });
+    return;
+  }
+  if (SMPP_RECIPIENTS > 0) {
+    const f = await benchSmppCampaign({ config, pool, logger, recipients: SMPP_RECIPIENTS, windowSize: SMPP_WINDOW, receiptDelayMs: SMPP_RECEIPT_DELAY_MS, answerDelayMs: SMPP_ANSWER_DELAY_MS });
+    process.stdout.write(
+      `\nSMS campaign through SMPP: ${f.recipients} messages, ${f.perSecond.toFixed(0)} msg/s to final status (${f.seconds.toFixed(1)} s; ` +
+        `${f.submits} submit_sm, ${f.receipts} deliver_sm receipts, window ${f.windowSize}, at most ${f.maxOutstanding} outstanding; the SMSC answers in ${f.answerDelayMs} ms, receipts ${f.receiptDelayMs} ms later): ${JSON.stringify(f.final)}\n` +
+        `machine: ${os.cpus().length} cores, ${mb(os.totalmem())}\n`,
+    );
     await pool.end();
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
     clearInterval(rssTimer);

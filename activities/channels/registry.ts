@@ -9,6 +9,7 @@ import { chatHttpAdapter } from './chat-http';
 import { fcmAdapter } from './fcm';
 import { httpSmsAdapter } from './http-sms';
 import { sandboxAdapter, SandboxProvider } from './sandbox';
+import { smppAdapter } from './smpp';
 import { viberAdapter } from './viber';
 import { whatsappAdapter } from './whatsapp';
 import { smtpAdapter } from './smtp';
@@ -35,6 +36,7 @@ const ADAPTERS: readonly ProviderAdapter[] = [
   telegramAdapter,
   chatHttpAdapter,
   httpSmsAdapter,
+  smppAdapter,
 ];
 
 export const PROVIDER_TYPES = ADAPTERS.map((a) => a.type);
