@@ -97,6 +97,13 @@ async function main() {
   const config = loadConfig({ ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, SANDBOX_LATENCY_MS: '1', LOG_LEVEL: 'error' });
   const logger = pino({ level: 'error' });
   const pool = createPool(databaseUrl, 20);
+  /** Closes the pool, stops what the run started and removes its files. */
+  const finish = async () => {
+    await pool.end();
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    clearInterval(rssTimer);
+    fs.rmSync(tmp, { recursive: true, force: true });
+  };
   if (IMPORT_ROWS > 0) {
     const figures = await benchImport({ databaseUrl, temporalAddress, tmp, rows: IMPORT_ROWS });
     const naive = await benchNaiveImport(pool, tmp, IMPORT_BASELINE);
@@ -107,10 +114,7 @@ async function main() {
         `(${((naive.heapGrowth / naive.rows) * IMPORT_ROWS / 1024 / 1024 / 1024).toFixed(1)} GB at ${IMPORT_ROWS} rows) → import / naive: ${(figures.rowsPerSecond / naive.rowsPerSecond).toFixed(1)}×\n` +
         `targets (DESIGN.md): 1,000,000 rows in ≤ 60 s under 512 MB\n`,
     );
-    await pool.end();
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
-    clearInterval(rssTimer);
-    fs.rmSync(tmp, { recursive: true, force: true });
+    await finish();
     return;
   }
   if (SMTP_RECIPIENTS > 0) {
@@ -124,10 +128,7 @@ async function main() {
     );
     await connection.close();
     await client.connection.close();
-    await pool.end();
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
-    clearInterval(rssTimer);
-    fs.rmSync(tmp, { recursive: true, force: true });
+    await finish();
     return;
   }
   if (SMPP_RECIPIENTS > 0) {
@@ -137,10 +138,7 @@ async function main() {
         `${f.submits} submit_sm, ${f.receipts} deliver_sm receipts, window ${f.windowSize}, at most ${f.maxOutstanding} outstanding; the SMSC answers in ${f.answerDelayMs} ms, receipts ${f.receiptDelayMs} ms later): ${JSON.stringify(f.final)}\n` +
         `machine: ${os.cpus().length} cores, ${mb(os.totalmem())}\n`,
     );
-    await pool.end();
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
-    clearInterval(rssTimer);
-    fs.rmSync(tmp, { recursive: true, force: true });
+    await finish();
     return;
   }
   const connection = await connectWorker(config);
@@ -220,10 +218,7 @@ async function main() {
   await naiveRun;
   await connection.close();
   await client.connection.close();
-  await pool.end();
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
-  clearInterval(rssTimer);
-  fs.rmSync(tmp, { recursive: true, force: true });
+  await finish();
 }
 
 function percentile(sorted: number[], p: number): number {

@@ -14,6 +14,7 @@ import path from 'node:path';
 import type { NativeConnection } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
+import { inTransaction } from '../../db/pool';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../../core/config';
 import { parseProvidersConfig } from '../../core/providers';
@@ -38,9 +39,7 @@ export interface SmtpCampaignFigures {
  * open pixel, the subject in the payload. */
 export async function seedEmailCampaign(pool: Pool, options: { recipients: number; sender: string; publicUrl: string; lifetimeSeconds?: number }): Promise<string> {
   const taskId = randomUUID();
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
+  await inTransaction(pool, async (client) => {
     await client.query(
       `insert into tasks (id, name, type, status, template_id, timezone, send_windows, total, workflow_id)
        values ($1, $2, 'email', 'created', null, 'UTC', '[]', $3, $4)`,
@@ -58,13 +57,7 @@ export async function seedEmailCampaign(pool: Pool, options: { recipients: numbe
        from (select g, gen_random_uuid() as id from generate_series(1, $4::int) g) s`,
       [taskId, options.sender, options.lifetimeSeconds ?? 3600, options.recipients, options.publicUrl],
     );
-    await client.query('commit');
-  } catch (error) {
-    await client.query('rollback');
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
   return taskId;
 }
 
