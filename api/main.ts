@@ -1,6 +1,7 @@
 // The API process on its own (docker-compose `api` service): needs DATABASE_URL and TEMPORAL_ADDRESS.
 import pino from 'pino';
 import { loadConfig } from '../core/config';
+import { startFailure } from '../core/config-error';
 import { migrate } from '../db/orm';
 import { startApi } from './server';
 
@@ -20,6 +21,6 @@ async function main() {
 }
 
 main().catch((error) => {
-  console.error(error);
+  console.error(startFailure(error));
   process.exit(1);
 });

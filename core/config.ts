@@ -3,6 +3,7 @@
  * README.md and used by docker-compose.yml; keep the three in step.
  */
 import { readFileSync } from 'node:fs';
+import { ConfigError } from './config-error';
 import { parseProvidersConfig, type ProviderConfig } from './providers';
 import { DEFAULT_PRICE_TABLE, parsePriceTable, type PriceTable } from './sms';
 
@@ -76,7 +77,7 @@ function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): num
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number, got "${raw}"`);
+  if (!Number.isFinite(value) || value < 0) throw new ConfigError(`${name} must be a non-negative number, got "${raw}"`);
   return value;
 }
 
@@ -88,7 +89,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (env.NODE_ENV === 'production') {
     // The dev defaults are public: in production they would let anyone in, or forge receipts.
     const missing = [!adminApiKey && 'ADMIN_API_KEY', !webhookSecret && 'WEBHOOK_SECRET'].filter(Boolean);
-    if (missing.length > 0) throw new Error(`${missing.join(' and ')} must be set when NODE_ENV=production`);
+    if (missing.length > 0) throw new ConfigError(`${missing.join(' and ')} must be set when NODE_ENV=production`);
   }
   const channelRatePerSecond: Partial<Record<Channel, number>> = {};
   for (const channel of CHANNELS) {
@@ -126,21 +127,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
 
 /** PROVIDERS_FILE names a JSON file; PROVIDERS holds the same JSON inline (handy in compose files). */
 function loadProviders(env: NodeJS.ProcessEnv): ProviderConfig[] {
-  if (env.PROVIDERS_FILE && env.PROVIDERS) throw new Error('set PROVIDERS_FILE or PROVIDERS, not both');
+  if (env.PROVIDERS_FILE && env.PROVIDERS) throw new ConfigError('set PROVIDERS_FILE or PROVIDERS, not both');
   if (env.PROVIDERS) return parseProvidersConfig(env.PROVIDERS, 'PROVIDERS', env);
   if (!env.PROVIDERS_FILE) return [];
   let text: string;
   try {
     text = readFileSync(env.PROVIDERS_FILE, 'utf8');
   } catch (error) {
-    throw new Error(`PROVIDERS_FILE: cannot read ${env.PROVIDERS_FILE} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw new ConfigError(`PROVIDERS_FILE: cannot read ${env.PROVIDERS_FILE} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
   return parseProvidersConfig(text, `PROVIDERS_FILE ${env.PROVIDERS_FILE}`, env);
 }
 
 function loadHlrConfig(env: NodeJS.ProcessEnv): HlrConfig {
   const provider = (env.HLR_PROVIDER || 'sandbox') as HlrConfig['provider'];
-  if (!HLR_PROVIDERS.includes(provider)) throw new Error(`HLR_PROVIDER must be one of ${HLR_PROVIDERS.join(', ')}, got "${env.HLR_PROVIDER}"`);
+  if (!HLR_PROVIDERS.includes(provider)) throw new ConfigError(`HLR_PROVIDER must be one of ${HLR_PROVIDERS.join(', ')}, got "${env.HLR_PROVIDER}"`);
   const http = {
     url: (env.HLR_HTTP_URL || '').replace(/\/$/, ''),
     key: env.HLR_HTTP_KEY || '',
@@ -150,8 +151,8 @@ function loadHlrConfig(env: NodeJS.ProcessEnv): HlrConfig {
   if (provider === 'http') {
     // Checked at start: a missing setting would otherwise fail every check, one by one.
     const missing = [!http.url && 'HLR_HTTP_URL', !http.key && 'HLR_HTTP_KEY', !http.secret && 'HLR_HTTP_SECRET'].filter(Boolean);
-    if (missing.length > 0) throw new Error(`${missing.join(', ')} must be set when HLR_PROVIDER=http`);
-    if (!/^https?:\/\/[^/]/.test(http.url)) throw new Error(`HLR_HTTP_URL must be an http(s) URL, got "${http.url}"`);
+    if (missing.length > 0) throw new ConfigError(`${missing.join(', ')} must be set when HLR_PROVIDER=http`);
+    if (!/^https?:\/\/[^/]/.test(http.url)) throw new ConfigError(`HLR_HTTP_URL must be an http(s) URL, got "${http.url}"`);
   }
   return {
     provider,

@@ -4,6 +4,7 @@
  * provider type are checked by its adapter (activities/channels/registry.ts) when a process starts.
  */
 import { CHANNELS, CHAT_MESSENGERS, type Channel } from './channels';
+import { ConfigError } from './config-error';
 import { parsePriceTable, pricePerPart, type PriceTable } from './sms';
 
 export interface ProviderConfig {
@@ -32,11 +33,9 @@ export interface ProviderConfig {
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const DEFAULT_TIMEOUT_MS = 10_000;
 
-/** A setting that is wrong, named by its path: `PROVIDERS_FILE providers.json: [1].settings.port: must be a number`. */
-export class ProviderConfigError extends Error {}
-
+/** A setting that is wrong, named by its path: `PROVIDERS_FILE providers.json: [1].channels[0]: "fax" is not a channel`. */
 function fail(source: string, path: string, problem: string): never {
-  throw new ProviderConfigError(`${source}: ${path}: ${problem}`);
+  throw new ConfigError(`${source}: ${path}: ${problem}`);
 }
 
 /** `${NAME}` in a string setting is replaced by that environment variable, so secrets stay out of the file. */

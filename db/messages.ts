@@ -420,8 +420,10 @@ export async function applyProviderReceipts(
        select $1, $2, ref, status, description, $3 from unnest($4::text[], $5::text[], $6::text[]) as r(ref, status, description)`,
       [args.channel, args.provider, args.source, unknown.map((r) => r.providerMessageId), unknown.map((r) => r.status), unknown.map((r) => r.description ?? null)],
     );
-    // The SENT may have landed between the lookup and the insert: match once more now.
-    await applyParkedReceipts(db);
+    // The SENT may have landed between the lookup and the insert: match these once more now (only
+    // these: a pass over every parked receipt per call made receipts that overtake their SENT
+    // contend for the same rows, 73 messages/s through SMPP).
+    await applyParkedReceipts(db, unknown.map((r) => ({ provider: args.provider, providerMessageId: r.providerMessageId })));
   }
   return { applied: results.filter((r) => r.applied).length, parked: unknown.length };
 }
@@ -434,22 +436,39 @@ const PARKED_RECEIPT_DAYS = 3;
  * PARKED_RECEIPT_DAYS. With `references`, only those provider ids are looked at (the hot path
  * right after a SENT); without, every parked receipt (the sweep: their number stays small).
  */
-export async function applyParkedReceipts(db: Queryable, references?: readonly StatusChange[]): Promise<number> {
-  // With references, the statement starts from them (the hot path: usually nothing is parked).
+export async function applyParkedReceipts(
+  db: Queryable,
+  references?: readonly { provider?: string | null; providerMessageId?: string | null; messageId?: string }[],
+): Promise<number> {
+  // With references, the statement starts from them (the hot path: usually nothing is parked): a
+  // SENT names its message, a receipt just parked only its provider id.
+  const byMessage = references?.every((r) => r.messageId !== undefined);
   const { rows } = await db.query<{ message_id: string; status: MessageStatus; description: string | null; source: string }>(
-    references
-      ? `with refs as (select * from unnest($1::text[], $2::text[], $3::uuid[]) as r(provider, ref, message_id)),
-         taken as (
-           delete from parked_receipts p using refs r, messages m
-           where p.provider = r.provider and p.provider_message_id = r.ref and m.id = r.message_id and m.channel = p.channel
-           returning p.id, r.message_id, p.status, p.description, p.source)
-         select message_id, status, description, source from taken order by id`
-      : `with taken as (
+    !references
+      ? `with taken as (
            delete from parked_receipts p using messages m
            where m.provider = p.provider and m.provider_message_id = p.provider_message_id and m.channel = p.channel
            returning p.id, m.id as message_id, p.status, p.description, p.source)
-         select message_id, status, description, source from taken order by id`,
-    references ? [references.map((r) => r.provider), references.map((r) => r.providerMessageId), references.map((r) => r.messageId)] : [],
+         select message_id, status, description, source from taken order by id`
+      : byMessage
+        ? `with refs as (select * from unnest($1::text[], $2::text[], $3::uuid[]) as r(provider, ref, message_id)),
+           taken as (
+             delete from parked_receipts p using refs r, messages m
+             where p.provider = r.provider and p.provider_message_id = r.ref and m.id = r.message_id and m.channel = p.channel
+             returning p.id, r.message_id, p.status, p.description, p.source)
+           select message_id, status, description, source from taken order by id`
+        : `with refs as (select * from unnest($1::text[], $2::text[]) as r(provider, ref)),
+           taken as (
+             delete from parked_receipts p using refs r, messages m
+             where p.provider = r.provider and p.provider_message_id = r.ref
+               and m.provider = p.provider and m.provider_message_id = p.provider_message_id and m.channel = p.channel
+             returning p.id, m.id as message_id, p.status, p.description, p.source)
+           select message_id, status, description, source from taken order by id`,
+    !references
+      ? []
+      : byMessage
+        ? [references.map((r) => r.provider), references.map((r) => r.providerMessageId), references.map((r) => r.messageId)]
+        : [references.map((r) => r.provider), references.map((r) => r.providerMessageId)],
   );
   if (!references) await db.query(`delete from parked_receipts where received_at < now() - interval '${PARKED_RECEIPT_DAYS} days'`);
   const bySource = new Map<string, StatusChange[]>();

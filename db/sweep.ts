@@ -56,12 +56,15 @@ async function whileFull(step: () => Promise<number>, onBatch: () => void): Prom
  * Rows whose sending lifetime has passed become UNDELIVERED ("lifetime expired"): those handed
  * over and waiting for a receipt, and those tried once that wait again (paused, retry later). A
  * row held by a live claim is left to its dispatcher, which never hands over an expired row.
+ * Email is the exception for what was handed over: mail servers report failures (bounces), not
+ * deliveries, so an email accepted and not bounced within its lifetime is DELIVERED.
  */
 export async function expireLifetimes(db: Queryable, scope: TaskScope): Promise<number> {
   const where = sweepScopeCondition(scope, 'm', 1);
   const { rowCount } = await db.query(
     `with target as (
-       select m.id from messages m
+       select m.id, case when m.channel = 'email' and m.status in ('SENT', 'PENDING') then 'DELIVERED' else 'UNDELIVERED' end as status
+       from messages m
        where m.delivery_end_at < now() and m.delivery_end_at is not null and m.status in (${LIVE})
          and not (m.status = 'QUEUED' and m.owner is not null and m.lease_until > clock_timestamp())
          and ${where.sql}
@@ -69,12 +72,13 @@ export async function expireLifetimes(db: Queryable, scope: TaskScope): Promise<
        limit ${SWEEP_BATCH}
        for update of m skip locked),
      expired as (
-       update messages m set status = 'UNDELIVERED', status_description = 'lifetime expired', status_at = now(),
-         owner = null, lease_until = null
+       update messages m set status = target.status,
+         status_description = case target.status when 'DELIVERED' then 'no bounce within the lifetime' else 'lifetime expired' end,
+         status_at = now(), owner = null, lease_until = null
        from target where m.id = target.id
-       returning m.id)
+       returning m.id, m.status, m.status_description)
      insert into message_events (message_id, status, description, source)
-     select id, 'UNDELIVERED', 'lifetime expired', 'lifetime' from expired`,
+     select id, status, status_description, 'lifetime' from expired`,
     where.params,
   );
   return rowCount ?? 0;

@@ -1,5 +1,7 @@
 /**
- * `npm run bench [-- --recipients 1000000 --baseline 2000 --keep]`
+ * `npm run bench [-- --recipients 1000000 --baseline 2000 --keep]`; `-- --import N`, `-- --smtp N` and `-- --smpp N` run
+ * only the task-file import, the email campaign through SMTP (scripts/bench/smtp-campaign.ts) or the
+ * SMS campaign through SMPP (scripts/bench/smpp-campaign.ts).
  * Runs a sandbox SMS campaign of N recipients end to end through the real workflow, workers and
  * PostgreSQL (near-zero sandbox latency), then a naive baseline (one activity per message) on a
  * smaller N, and prints throughput, time to first message, history events and peak RSS of both.
@@ -21,7 +23,9 @@ import { createPool } from '../db/pool';
 import { connectWorker, installWorkerRuntime, startWorkers } from '../worker/worker';
 import { createNaiveActivities } from './bench/naive-activities';
 import { benchImport, benchNaiveImport } from './bench/import';
+import { benchSmtpCampaign } from './bench/smtp-campaign';
 import { seedSmsCampaign } from './bench/seed-campaign';
+import { benchSmppCampaign } from './bench/smpp-campaign';
 import { createDatabase, dropDatabase, startEmbeddedPostgres } from './services/postgres';
 import { startTemporalDevServer } from './services/temporal-server';
 
@@ -39,6 +43,13 @@ const IMPORT_ROWS = arg('import', 0);
 const IMPORT_BASELINE = arg('import-baseline', 20_000);
 /** `--export N`: only the message-log benchmark: N seeded messages exported, and GET /messages per filter. */
 const EXPORT_ROWS = arg('export', 0);
+/** `--smtp N`: only the email campaign of N recipients through the SMTP adapter to a local sink. */
+const SMTP_RECIPIENTS = arg('smtp', 0);
+/** `--smpp N`: only an N-recipient SMS campaign sent over SMPP to a local SMSC. */
+const SMPP_RECIPIENTS = arg('smpp', 0);
+const SMPP_WINDOW = arg('smpp-window', 50);
+const SMPP_RECEIPT_DELAY_MS = arg('smpp-receipt-delay', 1000);
+const SMPP_ANSWER_DELAY_MS = arg('smpp-answer-delay', 10);
 
 let peakRss = 0;
 const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
@@ -86,6 +97,13 @@ async function main() {
   const config = loadConfig({ ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, SANDBOX_LATENCY_MS: '1', LOG_LEVEL: 'error' });
   const logger = pino({ level: 'error' });
   const pool = createPool(databaseUrl, 20);
+  /** Closes the pool, stops what the run started and removes its files. */
+  const finish = async () => {
+    await pool.end();
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    clearInterval(rssTimer);
+    fs.rmSync(tmp, { recursive: true, force: true });
+  };
   if (IMPORT_ROWS > 0) {
     const figures = await benchImport({ databaseUrl, temporalAddress, tmp, rows: IMPORT_ROWS });
     const naive = await benchNaiveImport(pool, tmp, IMPORT_BASELINE);
@@ -96,10 +114,31 @@ async function main() {
         `(${((naive.heapGrowth / naive.rows) * IMPORT_ROWS / 1024 / 1024 / 1024).toFixed(1)} GB at ${IMPORT_ROWS} rows) → import / naive: ${(figures.rowsPerSecond / naive.rowsPerSecond).toFixed(1)}×\n` +
         `targets (DESIGN.md): 1,000,000 rows in ≤ 60 s under 512 MB\n`,
     );
-    await pool.end();
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
-    clearInterval(rssTimer);
-    fs.rmSync(tmp, { recursive: true, force: true });
+    await finish();
+    return;
+  }
+  if (SMTP_RECIPIENTS > 0) {
+    const connection = await connectWorker(config);
+    const client = await connectTemporalClient(config);
+    const f = await benchSmtpCampaign({ config, pool, connection, client, logger, recipients: SMTP_RECIPIENTS, onProgress: (line) => process.stdout.write(line) });
+    process.stdout.write(
+      `\nemail campaign through SMTP: ${f.recipients} emails, ${f.emailsPerSecond.toFixed(0)} emails/s (${f.seconds.toFixed(1)} s until every row was SENT, first after ${f.firstMessageMs} ms); ` +
+        `the sink took ${f.received} messages (${f.megabytes.toFixed(1)} MB) over ${f.connections} connections; statuses ${JSON.stringify(f.statuses)}; SMTP settings ${JSON.stringify(f.settings)}\n` +
+        `peak RSS (worker process; sink, Postgres and Temporal excluded): ${mb(peakRss)}; machine: ${os.cpus().length} cores\n`,
+    );
+    await connection.close();
+    await client.connection.close();
+    await finish();
+    return;
+  }
+  if (SMPP_RECIPIENTS > 0) {
+    const f = await benchSmppCampaign({ config, pool, logger, recipients: SMPP_RECIPIENTS, windowSize: SMPP_WINDOW, receiptDelayMs: SMPP_RECEIPT_DELAY_MS, answerDelayMs: SMPP_ANSWER_DELAY_MS });
+    process.stdout.write(
+      `\nSMS campaign through SMPP: ${f.recipients} messages, ${f.perSecond.toFixed(0)} msg/s to final status (${f.seconds.toFixed(1)} s; ` +
+        `${f.submits} submit_sm, ${f.receipts} deliver_sm receipts, window ${f.windowSize}, at most ${f.maxOutstanding} outstanding; the SMSC answers in ${f.answerDelayMs} ms, receipts ${f.receiptDelayMs} ms later): ${JSON.stringify(f.final)}\n` +
+        `machine: ${os.cpus().length} cores, ${mb(os.totalmem())}\n`,
+    );
+    await finish();
     return;
   }
   const connection = await connectWorker(config);
@@ -179,10 +218,7 @@ async function main() {
   await naiveRun;
   await connection.close();
   await client.connection.close();
-  await pool.end();
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
-  clearInterval(rssTimer);
-  fs.rmSync(tmp, { recursive: true, force: true });
+  await finish();
 }
 
 function percentile(sorted: number[], p: number): number {

@@ -9,10 +9,12 @@
 import path from 'node:path';
 import pino from 'pino';
 import { loadConfig } from '../core/config';
+import { startFailure } from '../core/config-error';
 import { migrate } from '../db/orm';
 import { createPool } from '../db/pool';
 import { startApi } from '../api/server';
 import { ensureConsoleBuilt } from './console-build';
+import { checkProviders } from '../activities/channels/registry';
 import { connectWorker, installWorkerRuntime, startWorkers } from '../worker/worker';
 import { startEmbeddedPostgres } from './services/postgres';
 import { PROJECT_ROOT, startTemporalDevServer } from './services/temporal-server';
@@ -53,6 +55,8 @@ async function main() {
   process.on('SIGTERM', stop);
 
   installWorkerRuntime(env.LOG_LEVEL || 'info');
+  // A wrong setting (providers included) stops the start before any service is started for nothing.
+  checkProviders(loadConfig(env).providers);
 
   // The console builds (a few seconds, when missing or older than its sources) while services start.
   const consoleBuild = ensureConsoleBuilt(say).then(
@@ -113,6 +117,6 @@ async function main() {
 main().catch((error) => {
   // A start-up step cut short by Ctrl-C is not an error; stop() exits.
   if (stopping) return;
-  console.error(error);
+  console.error(startFailure(error));
   process.exit(1);
 });

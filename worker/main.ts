@@ -4,6 +4,7 @@ import pino from 'pino';
 import client from 'prom-client';
 import { engineMetrics } from '../activities/metrics';
 import { loadConfig } from '../core/config';
+import { startFailure } from '../core/config-error';
 import { migrate } from '../db/orm';
 import { createPool } from '../db/pool';
 import { connectWorker, startWorkers } from './worker';
@@ -45,6 +46,6 @@ function serveMetrics(port: number): http.Server | undefined {
 }
 
 main().catch((error) => {
-  console.error(error);
+  console.error(startFailure(error));
   process.exit(1);
 });

@@ -1,13 +1,20 @@
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { CHANNELS, type Channel } from '../../core/config';
+import { ConfigError } from '../../core/config-error';
 import { redactSecrets, routeProvider, secretValues, type ProviderConfig } from '../../core/providers';
 import { applyProviderReceipts } from '../../db/messages';
 import { recordReceipts, recordSubmit } from '../metrics';
 import { RateLimiter } from '../rate-limiter';
+import { chatHttpAdapter } from './chat-http';
+import { fcmAdapter } from './fcm';
+import { httpSmsAdapter } from './http-sms';
 import { sandboxAdapter, SandboxProvider } from './sandbox';
+import { smppAdapter } from './smpp';
 import { viberAdapter } from './viber';
 import { whatsappAdapter } from './whatsapp';
+import { smtpAdapter } from './smtp';
+import { telegramAdapter } from './telegram';
 import type {
   ChannelProvider,
   ChannelRoutes,
@@ -25,6 +32,12 @@ const ADAPTERS: readonly ProviderAdapter[] = [
   sandboxAdapter,
   viberAdapter,
   whatsappAdapter,
+  smtpAdapter,
+  fcmAdapter,
+  telegramAdapter,
+  chatHttpAdapter,
+  httpSmsAdapter,
+  smppAdapter,
 ];
 
 export const PROVIDER_TYPES = ADAPTERS.map((a) => a.type);
@@ -32,11 +45,11 @@ export const PROVIDER_TYPES = ADAPTERS.map((a) => a.type);
 function adapterOf(config: ProviderConfig, index: number): { adapter: ProviderAdapter; settings: unknown } {
   const at = `provider "${config.name}" (providers[${index}])`;
   const adapter = ADAPTERS.find((a) => a.type === config.type);
-  if (!adapter) throw new Error(`${at}.type: unknown provider type "${config.type}" (one of ${PROVIDER_TYPES.join(', ')})`);
+  if (!adapter) throw new ConfigError(`${at}.type: unknown provider type "${config.type}" (one of ${PROVIDER_TYPES.join(', ')})`);
   const parsed = adapter.settings.safeParse(config.settings);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new Error(`${at}.settings${issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')}: ${issue.message}`);
+    throw new ConfigError(`${at}.settings${issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')}: ${issue.message}`);
   }
   return { adapter, settings: parsed.data };
 }
@@ -172,7 +185,7 @@ export function createProviders(deps: {
           try {
             await client.start?.();
           } catch (error) {
-            throw new Error(`provider "${name}" cannot start: ${(error as Error).message}`);
+            throw new ConfigError(`provider "${name}" cannot start: ${(error as Error).message}`);
           }
         }),
       );

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { MessageStatus } from '../../core/status';
-import { clip, hmacSha256Hex, idString, mapConcurrently, msisdn, noAnswerReason, parseJsonKeepingBigIntegers, postJson, signatureMatches } from './http-exchange';
+import { clip, hmacSha256Hex, httpRequest, idString, isSuccess, isTransientStatus, msisdn, noAnswerReason, parseJsonKeepingBigIntegers, parseRetryAfter, sendEach, signatureMatches } from './http-answer';
 import { defineAdapter, WebhookRejected, type OutgoingMessage, type ProviderReceipt, type SubmitResult } from './types';
 
 /**
@@ -69,17 +69,16 @@ async function sendOne(message: OutgoingMessage, settings: ViberSettings, callba
   const base = { messageId: message.messageId };
   let answer;
   try {
-    answer = await postJson(
-      `${settings.baseUrl}/send`,
-      { [settings.tokenHeader]: `${settings.tokenPrefix}${settings.authToken}` },
-      viberRequestBody(message, settings, callbackUrl),
+    answer = await httpRequest(`${settings.baseUrl}/send`, {
+      headers: { [settings.tokenHeader]: `${settings.tokenPrefix}${settings.authToken}` },
+      json: viberRequestBody(message, settings, callbackUrl),
       signal,
-    );
+    });
   } catch (error) {
-    return { ...base, outcome: 'transient', reason: noAnswerReason('viber', error, signal) };
+    return { ...base, outcome: 'transient', reason: `viber: ${noAnswerReason(error, signal)}` };
   }
   const line = `POST /send → ${answer.status}`;
-  if (answer.status >= 200 && answer.status < 300) {
+  if (isSuccess(answer.status)) {
     let token: string | undefined;
     try {
       token = idString((parseJsonKeepingBigIntegers(answer.text) as Record<string, unknown>).message_token);
@@ -91,8 +90,8 @@ async function sendOne(message: OutgoingMessage, settings: ViberSettings, callba
     return { ...base, outcome: 'accepted', providerMessageId: token, detail: `${line} message_token=${token}` };
   }
   const said = errorText(answer.text);
-  if (answer.status === 429 || answer.status === 408 || answer.status >= 500) {
-    return { ...base, outcome: 'transient', reason: `viber: ${said}`, retryAfterMs: answer.retryAfterMs, detail: line };
+  if (isTransientStatus(answer.status)) {
+    return { ...base, outcome: 'transient', reason: `viber: ${said}`, retryAfterMs: parseRetryAfter(answer.headers.get('retry-after')), detail: line };
   }
   return { ...base, outcome: 'rejected', reason: `viber: ${said}`, detail: line };
 }
@@ -132,7 +131,7 @@ export const viberAdapter = defineAdapter({
     const callbackUrl = ctx.webhookUrl('viber');
     return {
       maxBatchSize: settings.concurrency,
-      submit: (batch, signal) => mapConcurrently(batch, settings.concurrency, (message) => sendOne(message, settings, callbackUrl, signal)),
+      submit: (batch, signal) => sendEach(batch, settings.concurrency, signal, 'viber', (message) => sendOne(message, settings, callbackUrl, signal)),
     };
   },
   webhook(settings) {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { MessageStatus } from '../../core/status';
-import { clip, hmacSha256Hex, mapConcurrently, msisdn, noAnswerReason, postJson, signatureMatches } from './http-exchange';
+import { clip, hmacSha256Hex, httpRequest, isSuccess, isTransientStatus, msisdn, noAnswerReason, parseRetryAfter, sendEach, signatureMatches } from './http-answer';
 import { defineAdapter, WebhookRejected, type OutgoingMessage, type ProviderReceipt, type SubmitResult, type WebhookAnswer } from './types';
 
 /**
@@ -113,12 +113,12 @@ async function sendOne(
   const path = `/${settings.apiVersion}/${phoneNumberId}/messages`;
   let answer;
   try {
-    answer = await postJson(`${settings.baseUrl}${path}`, { Authorization: `Bearer ${settings.accessToken}` }, whatsappRequestBody(message), signal);
+    answer = await httpRequest(`${settings.baseUrl}${path}`, { headers: { Authorization: `Bearer ${settings.accessToken}` }, json: whatsappRequestBody(message), signal });
   } catch (error) {
-    return { ...base, outcome: 'transient', reason: noAnswerReason('whatsapp', error, signal) };
+    return { ...base, outcome: 'transient', reason: `whatsapp: ${noAnswerReason(error, signal)}` };
   }
   const line = `POST ${path} → ${answer.status}`;
-  if (answer.status >= 200 && answer.status < 300) {
+  if (isSuccess(answer.status)) {
     let id: unknown;
     try {
       id = (JSON.parse(answer.text) as { messages?: { id?: unknown }[] }).messages?.[0]?.id;
@@ -134,8 +134,8 @@ async function sendOne(
   const said = error
     ? clip(`${error.code ?? '?'}: ${error.message ?? 'error'}${error.error_data?.details ? ` (${error.error_data.details})` : ''}`)
     : clip(answer.text) || 'no body';
-  const transient = (error?.code !== undefined && TRANSIENT_CODES.has(error.code)) || answer.status === 429 || answer.status === 408 || answer.status >= 500;
-  if (transient) return { ...base, outcome: 'transient', reason: `whatsapp ${said}`, retryAfterMs: answer.retryAfterMs, detail: line };
+  const transient = (error?.code !== undefined && TRANSIENT_CODES.has(error.code)) || isTransientStatus(answer.status);
+  if (transient) return { ...base, outcome: 'transient', reason: `whatsapp ${said}`, retryAfterMs: parseRetryAfter(answer.headers.get('retry-after')), detail: line };
   return { ...base, outcome: 'rejected', reason: `whatsapp ${said}`, detail: line };
 }
 
@@ -183,7 +183,7 @@ export const whatsappAdapter = defineAdapter({
     const accepted = new Map<string, string>();
     return {
       maxBatchSize: settings.concurrency,
-      submit: (batch, signal) => mapConcurrently(batch, settings.concurrency, (message) => sendOne(message, settings, accepted, signal)),
+      submit: (batch, signal) => sendEach(batch, settings.concurrency, signal, 'whatsapp', (message) => sendOne(message, settings, accepted, signal)),
     };
   },
   webhook(settings) {

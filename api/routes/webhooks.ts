@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { recordReceipts } from '../../activities/metrics';
-import { hmacSha256Hex, signatureMatches } from '../../activities/channels/http-exchange';
+import { signatureMatches, xSignature } from '../../activities/channels/http-answer';
 import { providerWebhooks } from '../../activities/channels/registry';
 import { WebhookRejected, type ProviderReceipt, type WebhookRequest } from '../../activities/channels/types';
 import type { Channel } from '../../core/config';
@@ -10,9 +10,8 @@ import { HttpError, badRequest, zodDetails } from '../errors';
 import { errorSchema, type ApiRegistry } from '../routing';
 import { channelSchema, messageStatusSchema } from '../schemas';
 
-export function webhookSignature(secret: string, rawBody: Buffer | string): string {
-  return `sha256=${hmacSha256Hex(secret, rawBody)}`;
-}
+/** The generic receipts' signature: `X-Signature: sha256=HMAC(WEBHOOK_SECRET, body)`. */
+export const webhookSignature = xSignature;
 
 const receiptSchema = z.object({
   providerMessageId: z.string().min(1),

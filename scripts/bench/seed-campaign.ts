@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
+import { inTransaction } from '../../db/pool';
 import { taskWorkflowId } from '../../workflows/definitions';
 
 export interface SeededCampaign {
@@ -27,9 +28,7 @@ export async function seedSmsCampaign(
   },
 ): Promise<SeededCampaign> {
   const taskId = randomUUID();
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
+  await inTransaction(pool, async (client) => {
     await client.query(
       `insert into tasks (id, name, type, status, template_id, timezone, send_windows, total, workflow_id, start_at)
        values ($1, $2, 'sms', 'created', $3, $6, $7, $4, $5, $8)`,
@@ -53,12 +52,6 @@ export async function seedSmsCampaign(
        from generate_series(1, $4::int) g`,
       [taskId, options.sender ?? 'ACME', options.lifetimeSeconds ?? 3600, options.recipients, options.lastDigit ?? 0],
     );
-    await client.query('commit');
-  } catch (error) {
-    await client.query('rollback');
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
   return { taskId, recipients: options.recipients };
 }

@@ -396,7 +396,8 @@ describe('POST /api/v1/hlr with HLR_PROVIDER=http', () => {
         HLR_HTTP_URL: stub.url,
         HLR_HTTP_KEY: credentials.key,
         HLR_HTTP_SECRET: credentials.secret,
-        HLR_HTTP_TIMEOUT_MS: '500',
+        // Long enough for a loaded machine's answers; the hanging lookup costs this once.
+        HLR_HTTP_TIMEOUT_MS: '2000',
         HLR_CONCURRENCY: '3',
       },
     });
@@ -417,7 +418,7 @@ describe('POST /api/v1/hlr with HLR_PROVIDER=http', () => {
     expect(checks.map((c) => c.phone)).toEqual(phones);
     expect(checks[0]).toMatchObject({ status: 'absent_subscriber', operator: 'MTS', country: 'RU', roaming: true, ported: false, cost: 0.012, provider: 'hlr-lookups' });
     expect(checks[1]).toMatchObject({ status: 'failed', operator: null, country: 'RU', ported: null, roaming: null, cost: 0, error: 'provider answered HTTP 503: route IP1 unavailable' });
-    expect(checks[2]).toMatchObject({ status: 'failed', error: 'provider gave no answer within 500 ms', country: 'RU' });
+    expect(checks[2]).toMatchObject({ status: 'failed', error: 'provider gave no answer within 2000 ms', country: 'RU' });
     expect(checks[3]).toMatchObject({ status: 'active', operator: 'Tele2', ported: true });
     expect(checks.slice(4).every((c) => c.status === 'active' && c.cost === 0.01)).toBe(true);
     expect(stub.load.maxInFlight).toBe(3);

@@ -66,7 +66,8 @@ it('a campaign outside its window waits as DELAYED on a durable timer, then send
   const { taskId, handle } = await startCampaign(20, { recipients: 20, sendWindows: [{ from: hhmm(open), to: hhmm(new Date(open.getTime() + 120_000)) }] });
   const waiting = await eventually(() => task(taskId), (t) => (t.counts.DELAYED ?? 0) === 20, 10_000, 100);
   expect(waiting.status).toBe('in_progress');
-  const state = await handle.query(statusQuery);
+  // The sweep shows the rows DELAYED just before the workflow starts its wait for the window.
+  const state = await eventually(() => handle.query(statusQuery), (s) => s.phase === 'waiting_for_window', Math.max(500, open.getTime() - Date.now() - 200), 50);
   expect(state.phase).toBe('waiting_for_window');
   expect(state.waitingUntil).toBe(open.toISOString());
   await handle.result();

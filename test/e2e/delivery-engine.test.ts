@@ -54,6 +54,37 @@ describe('sandbox outcomes end in the right status', () => {
   });
 });
 
+describe('an email without a bounce', () => {
+  it('is DELIVERED when its lifetime ends (mail servers report bounces, not deliveries); a bounced one falls back', async () => {
+    const email = await approvedSender(stack, 'email', `news-${randomUUID().slice(0, 6)}@acme.test`);
+    const sms = await approvedSender(stack, 'sms');
+    const templateId = await createTemplate([
+      { channel: 'email', sender: email, subject: 'Order', text: '<p>Ready</p>', lifetimeMinutes: 0.05 },
+      { channel: 'sms', sender: sms, text: 'Ready', lifetimeMinutes: 0.05 },
+    ]);
+    const res = await stack
+      .admin()
+      .post('/api/v1/notifications')
+      .send({ templateId, recipients: [{ email: 'ann3@example.com', phone: '+79990000030' }, { email: 'bob1@example.com', phone: '+79990000040' }] })
+      .expect(202);
+    await eventually(() => task(res.body.taskId), finished, 30_000);
+    const all: Message[] = await Promise.all(res.body.messages.map((m: { id: string }) => message(m.id)));
+    const of = (recipient: string) => all.find((m) => m.recipient === recipient)!;
+    // Silent (sandbox digit 3): accepted, never bounced.
+    expect([of('ann3@example.com').status, of('ann3@example.com').statusDescription]).toEqual(['DELIVERED', 'no bounce within the lifetime']);
+    expect(of('ann3@example.com').events.map((e) => [e.status, e.source])).toEqual([
+      ['CREATED', 'api'],
+      ['QUEUED', 'dispatcher'],
+      ['SENT', 'provider:sandbox'],
+      ['DELIVERED', 'lifetime'],
+    ]);
+    expect(of('+79990000030').status).toBe('CANCELED');
+    // Bounced (digit 1): UNDELIVERED, so the SMS goes out.
+    expect(of('bob1@example.com').status).toBe('SKIPPED');
+    expect(of('+79990000040').status).toBe('DELIVERED');
+  });
+});
+
 describe('lifetime and fallback (viber → sms)', () => {
   let templateId: string;
   beforeAll(async () => {

@@ -6,6 +6,7 @@ import { approvedSender, eventually, startStack, type TestStack } from '../suppo
 const PROVIDERS = [
   { name: 'main-route', type: 'sandbox', channels: ['sms'], default: true, prices: { sms: { default: 0.01 } }, settings: { latencyMs: 50 } },
   { name: 'bank-route', type: 'sandbox', channels: ['sms'], senders: ['Bank'], prices: { sms: { default: 0.07 } }, settings: { latencyMs: 50 } },
+  { name: 'tg-route', type: 'sandbox', channels: ['chat'], messengers: ['telegram'], settings: { latencyMs: 50 } },
 ];
 
 let stack: TestStack;
@@ -44,6 +45,40 @@ describe('routing between configured providers', () => {
     expect(metrics).toMatch(/provider_messages_total\{provider="bank-route",channel="sms",outcome="accepted"\} [1-9]/);
     expect(metrics).toMatch(/provider_messages_total\{provider="main-route",channel="sms",outcome="accepted"\} [1-9]/);
     expect(metrics).toMatch(/provider_request_seconds_count\{provider="bank-route",channel="sms"\} [1-9]/);
+  });
+
+  it('sends a chat through the provider of its messenger; a chat in a messenger no provider serves ends ERROR and falls back', async () => {
+    await stack.admin().post('/api/v1/channels/chat/enable').expect(200);
+    const sms = await approvedSender(stack, 'sms');
+    const chatTemplate = async (messenger: string) =>
+      (
+        await stack
+          .admin()
+          .post('/api/v1/templates')
+          .send({
+            name: `chat ${messenger} ${Date.now()}`,
+            channels: [
+              { channel: 'chat', messenger, chatId: '424242', botId: 'acme_bot', text: 'Hello!', lifetimeMinutes: 1 },
+              { channel: 'sms', sender: sms, text: 'Hello!', lifetimeMinutes: 1 },
+            ],
+          })
+          .expect(201)
+      ).body.id;
+    const sendTo = async (templateId: string) =>
+      (await stack.admin().post('/api/v1/notifications').send({ templateId, recipients: [{ phone: '+79990000007' }] }).expect(202)).body.messages as { id: string; channel: string }[];
+    const final = (id: string, statuses = ['DELIVERED', 'SKIPPED', 'CANCELED']) =>
+      eventually(
+        async () => (await stack.admin().get(`/api/v1/messages/${id}`).expect(200)).body,
+        (m) => statuses.includes(m.status),
+      );
+    const [telegramChat, telegramSms] = await sendTo(await chatTemplate('telegram'));
+    expect(await final(telegramChat!.id)).toMatchObject({ status: 'DELIVERED', provider: 'tg-route' });
+    expect((await final(telegramSms!.id)).status).toBe('CANCELED');
+    const [slackChat, slackSms] = await sendTo(await chatTemplate('slack'));
+    const refused = await final(slackChat!.id);
+    expect([refused.status, refused.statusDescription]).toEqual(['SKIPPED', 'Skipped, but optional: no provider configured for chat in slack']);
+    expect(refused.events.map((e: { status: string }) => e.status)).toContain('ERROR');
+    expect(await final(slackSms!.id)).toMatchObject({ status: 'DELIVERED', provider: 'main-route' });
   });
 
   it('refuses to start with a provider setting it does not know, naming it', async () => {

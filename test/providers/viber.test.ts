@@ -3,7 +3,7 @@ import pino from 'pino';
 import request from 'supertest';
 import { createProviders, providerWebhooks } from '../../activities/channels/registry';
 import type { ChannelProvider, OutgoingMessage, SubmitResult } from '../../activities/channels/types';
-import { parseJsonKeepingBigIntegers } from '../../activities/channels/http-exchange';
+import { parseJsonKeepingBigIntegers } from '../../activities/channels/http-answer';
 import { parseProvidersConfig } from '../../core/providers';
 import { approvedSender, eventually, startStack, type TestStack } from '../support/harness';
 import { gate, JsonPeer, type PeerReply, type PeerRequest } from '../support/json-peer';

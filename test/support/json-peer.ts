@@ -1,5 +1,5 @@
-import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { HttpPeer, reply } from './http-peer';
 
 /** A request as the peer received it. */
 export interface PeerRequest {
@@ -15,43 +15,30 @@ export interface PeerRequest {
 export type PeerReply = { status: number; headers?: Record<string, string>; body?: unknown } | 'hang';
 
 /**
- * A provider's HTTP API on 127.0.0.1 and a free port, answering with `answer` (set by each test).
- * It keeps every request it got, so tests check what reached the provider.
+ * A provider's HTTP API (test/support/http-peer.ts) answering with `answer`, a function of the
+ * request that returns the reply (set by each test), instead of writing the response itself.
  */
 export class JsonPeer {
-  readonly requests: PeerRequest[] = [];
   answer: (req: PeerRequest) => PeerReply | Promise<PeerReply> = () => ({ status: 500, body: { error: 'no answer set' } });
-  private server?: Server;
+  private peer?: HttpPeer;
   private readonly hanging = new Set<ServerResponse>();
 
   async start(): Promise<string> {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', async () => {
-        const request: PeerRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
-        this.requests.push(request);
-        let reply: PeerReply;
-        try {
-          reply = await this.answer(request);
-        } catch (error) {
-          reply = { status: 500, body: { error: String(error) } };
-        }
-        if (reply === 'hang') {
-          this.hanging.add(res);
-          return;
-        }
-        const body = typeof reply.body === 'string' ? reply.body : reply.body === undefined ? '' : JSON.stringify(reply.body);
-        res.writeHead(reply.status, { 'Content-Type': 'application/json', ...reply.headers });
-        res.end(body);
-      });
+    this.peer = await HttpPeer.start(async (req, res) => {
+      const answer = await this.answer({ method: req.method, url: req.url, headers: req.headers, body: req.raw });
+      if (answer === 'hang') this.hanging.add(res);
+      else reply(res, answer.status, answer.body ?? '', answer.headers);
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     return this.url;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
+    return this.peer!.url;
+  }
+
+  /** Every request received so far. */
+  get requests(): PeerRequest[] {
+    return (this.peer?.requests ?? []).map((r) => ({ method: r.method, url: r.url, headers: r.headers, body: r.raw }));
   }
 
   /** Requests received since `from` (an index into `requests`). */
@@ -61,8 +48,7 @@ export class JsonPeer {
 
   async close(): Promise<void> {
     for (const res of this.hanging) res.destroy();
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await this.peer?.close();
   }
 }
 
