@@ -40,7 +40,10 @@ suite('operator console in Chromium', () => {
   const phone = (i: number, last: number) => `+7999${run}${String(i).padStart(3, '0')}${last}`;
   /** The browser's zone (fixed UTC+3, no DST): the send window typed on the page is open now. */
   const timezoneId = 'Europe/Moscow';
-  const moscowClock = (offsetHours: number) => new Date(Date.now() + (3 + offsetHours) * 3_600_000).toISOString().slice(11, 16);
+  // Moscow's wall clock (UTC+3) some hours from the test's start: one instant for every use, so a
+  // minute that turns between two steps does not change the expected value.
+  const startedAt = Date.now();
+  const moscowClock = (offsetHours: number) => new Date(startedAt + (3 + offsetHours) * 3_600_000).toISOString().slice(11, 16);
 
   beforeAll(async () => {
     await ensureConsoleBuilt();
