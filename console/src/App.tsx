@@ -9,6 +9,7 @@ import type { Lang, MessageKey } from './i18n';
 import { HlrPage } from './pages/HlrPage';
 import { MessagesPage } from './pages/MessagesPage';
 import { TaskHistoryPage } from './pages/TaskHistoryPage';
+import { SendersPage } from './pages/SendersPage';
 import { TasksPage } from './pages/TasksPage';
 import { TemplatesPage } from './pages/TemplatesPage';
 
@@ -22,9 +23,10 @@ const PAGES: NavItem[] = [
   { path: '/messages', label: 'nav.messages' },
   { path: '/hlr', label: 'nav.hlr' },
   { path: '/templates', label: 'nav.templates' },
+  { path: '/senders', label: 'nav.senders' },
 ];
 /** Their places in the navigation, for the next release: shown, not clickable, no page behind them. */
-const LATER: MessageKey[] = ['nav.dashboard', 'nav.senders', 'nav.send'];
+const LATER: MessageKey[] = ['nav.dashboard', 'nav.send'];
 
 function LanguageSwitch({ lang, setLang }: { lang: Lang; setLang: (lang: Lang) => void }) {
   return (
@@ -92,6 +94,7 @@ function Page({ path }: { path: string }) {
   if (history) return <TaskHistoryPage taskId={history[1]!} />;
   if (path.startsWith('/messages')) return <MessagesPage />;
   if (path.startsWith('/hlr')) return <HlrPage />;
+  if (path.startsWith('/senders')) return <SendersPage />;
   const template = /^\/templates(?:\/([0-9a-f-]{36}|new))?\/?$/i.exec(path);
   if (template) return <TemplatesPage key={template[1] ?? 'list'} id={template[1]} />;
   return <TasksPage />;

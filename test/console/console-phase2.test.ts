@@ -57,8 +57,37 @@ suite('operator console phase 2 in Chromium', () => {
 
   const nav = (name: string) => page.getByRole('navigation').getByRole('link', { name, exact: true });
 
+  /** An SMS sender requested and approved from the page (an alphanumeric id of up to 11 characters). */
+  const smsSender = `P2${run.slice(-8)}`.toUpperCase();
+
+  it('requests a sender, approves it as admin, and enables a channel, with the limits explained', async () => {
+    await nav('Senders and channels').click();
+    await page.getByRole('heading', { name: 'Senders and channels' }).waitFor();
+    expect(await page.getByTestId('channels').locator('tr[data-channel="sms"]').textContent()).toContain('153 per part');
+    await page.getByLabel('Sender name').fill(smsSender);
+    await page.getByRole('button', { name: 'Request', exact: true }).click();
+    await page.getByTestId('notice').filter({ hasText: `Sender “${smsSender}” requested for sms` }).waitFor();
+    const row = page.locator(`tr[data-sender="sms:${smsSender}"]`);
+    await page.locator(`tr[data-sender="sms:${smsSender}"][data-status="pending"]`).waitFor();
+    await row.getByRole('button', { name: 'Approve' }).click();
+    await page.locator(`tr[data-sender="sms:${smsSender}"][data-status="approved"]`).waitFor();
+    expect(await row.getByRole('button', { name: 'Approve' }).count()).toBe(0);
+    const listed = await stack.admin().get('/api/v1/senders?channel=sms&status=approved&pageSize=100&page=1').expect(200);
+    expect(listed.body.total).toBeGreaterThan(0);
+    // Enable a channel from the page (push starts disabled; when an earlier test enabled it, it is
+    // disabled and enabled again from the page).
+    const push = page.getByTestId('channels').locator('tr[data-channel="push"]');
+    if ((await push.getAttribute('data-enabled')) === 'true') {
+      await push.getByRole('button', { name: 'Disable' }).click();
+      await page.locator('tr[data-channel="push"][data-enabled="false"]').waitFor();
+    }
+    await push.getByRole('button', { name: 'Enable' }).click();
+    await page.locator('tr[data-channel="push"][data-enabled="true"]').waitFor();
+    const channels = await stack.admin().get('/api/v1/channels').expect(200);
+    expect(channels.body).toContainEqual({ channel: 'push', enabled: true });
+  });
+
   it('creates a template with an SMS channel and a Viber fallback, with variables detected as typed and a live preview', async () => {
-    const smsSender = await approvedSender(stack, 'sms');
     const viberSender = await approvedSender(stack, 'viber');
     await nav('Templates').click();
     await page.getByRole('heading', { name: 'Templates' }).waitFor();
