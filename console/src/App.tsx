@@ -10,6 +10,7 @@ import { HlrPage } from './pages/HlrPage';
 import { MessagesPage } from './pages/MessagesPage';
 import { TaskHistoryPage } from './pages/TaskHistoryPage';
 import { SendersPage } from './pages/SendersPage';
+import { SendPage } from './pages/SendPage';
 import { TasksPage } from './pages/TasksPage';
 import { TemplatesPage } from './pages/TemplatesPage';
 
@@ -24,9 +25,10 @@ const PAGES: NavItem[] = [
   { path: '/hlr', label: 'nav.hlr' },
   { path: '/templates', label: 'nav.templates' },
   { path: '/senders', label: 'nav.senders' },
+  { path: '/send', label: 'nav.send' },
 ];
 /** Their places in the navigation, for the next release: shown, not clickable, no page behind them. */
-const LATER: MessageKey[] = ['nav.dashboard', 'nav.send'];
+const LATER: MessageKey[] = ['nav.dashboard'];
 
 function LanguageSwitch({ lang, setLang }: { lang: Lang; setLang: (lang: Lang) => void }) {
   return (
@@ -89,12 +91,13 @@ function SignIn({ onSignedIn, lang, setLang, t }: { onSignedIn: (session: Sessio
   );
 }
 
-function Page({ path }: { path: string }) {
+function Page({ path, search }: { path: string; search: string }) {
   const history = /^\/tasks\/([0-9a-f-]{36})\/history\/?$/i.exec(path);
   if (history) return <TaskHistoryPage taskId={history[1]!} />;
   if (path.startsWith('/messages')) return <MessagesPage />;
   if (path.startsWith('/hlr')) return <HlrPage />;
   if (path.startsWith('/senders')) return <SendersPage />;
+  if (path.startsWith('/send')) return <SendPage key={search} templateId={new URLSearchParams(search).get('templateId') ?? undefined} />;
   const template = /^\/templates(?:\/([0-9a-f-]{36}|new))?\/?$/i.exec(path);
   if (template) return <TemplatesPage key={template[1] ?? 'list'} id={template[1]} />;
   return <TasksPage />;
@@ -173,7 +176,7 @@ export function App() {
             ))}
           </AppShell.Navbar>
           <AppShell.Main>
-            <Page path={path} />
+            <Page path={path} search={location.search} />
           </AppShell.Main>
         </AppShell>
       </DatesProvider>

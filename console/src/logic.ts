@@ -379,6 +379,8 @@ export interface RecipientDraft {
   externalId?: string;
   phone?: string;
   email?: string;
+  /** This recipient's own values (`name=Ann` on its line), overriding the common ones. */
+  variables?: Record<string, string>;
 }
 
 const EMAIL_LIKE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -386,8 +388,9 @@ const PHONE_LIKE = /^\+?[\d\s().-]{5,}$/;
 
 /**
  * Recipients pasted one a line; a line's parts (separated by commas, semicolons or tabs) are read by
- * their look: an address with @ is the email, digits (with + spaces dashes brackets) the phone, the
- * rest the externalId. Blank lines are skipped; a line seen before is skipped too.
+ * their look: `name=value` is a variable of this recipient, an address with @ the email, digits
+ * (with + spaces dashes brackets) the phone, the rest the externalId. Blank lines are skipped; a
+ * line seen before is skipped too.
  */
 export function parseRecipients(text: string): RecipientDraft[] {
   const out: RecipientDraft[] = [];
@@ -400,7 +403,9 @@ export function parseRecipients(text: string): RecipientDraft[] {
     if (parts.length === 0) continue;
     const r: RecipientDraft = {};
     for (const part of parts) {
-      if (!r.email && EMAIL_LIKE.test(part)) r.email = part;
+      const pair = /^([A-Za-z_][A-Za-z0-9_.-]*)\s*=(.*)$/.exec(part);
+      if (pair) r.variables = { ...r.variables, [pair[1]!]: pair[2]!.trim() };
+      else if (!r.email && EMAIL_LIKE.test(part)) r.email = part;
       else if (!r.phone && PHONE_LIKE.test(part) && /\d{5}/.test(part.replace(/\D/g, ''))) r.phone = part;
       else if (!r.externalId) r.externalId = part;
     }
@@ -410,4 +415,18 @@ export function parseRecipients(text: string): RecipientDraft[] {
     out.push(r);
   }
   return out;
+}
+
+/** The recipients of a draft that name no one (no phone, email or externalId). */
+export const anonymousRecipients = (recipients: RecipientDraft[]) => recipients.filter((r) => !r.phone && !r.email && !r.externalId).length;
+
+/** The template's variables that have a value neither in the common values nor in every recipient's own. */
+export function missingSendVariables(variables: readonly string[], common: Record<string, string>, recipients: RecipientDraft[]): string[] {
+  return variables.filter((name) => (common[name] ?? '').trim() === '' && (recipients.length === 0 || recipients.some((r) => r.variables?.[name] === undefined)));
+}
+
+/** Whether a task's messages can still change (a final message status changes no more; READ may follow DELIVERED). */
+export function messagesSettled(taskStatus: string, statuses: readonly string[]): boolean {
+  const final = new Set(['READ', 'UNDELIVERED', 'ERROR', 'CANCELED', 'SKIPPED', 'DELIVERED']);
+  return isTaskEnded(taskStatus) && statuses.every((s) => final.has(s));
 }

@@ -27,6 +27,9 @@ suite('operator console phase 2 in Chromium', () => {
   const run = Date.now().toString(36);
   const templateName = `Order ready ${run}`;
   let templateId = '';
+  const digits = String(Date.now() % 100_000).padStart(5, '0');
+  /** Sandbox numbers: a last digit of 0 or 7 is delivered (API.md). */
+  const phones = [`+7999${digits}10`, `+7999${digits}27`];
 
   beforeAll(async () => {
     await ensureConsoleBuilt();
@@ -140,8 +143,36 @@ suite('operator console phase 2 in Chromium', () => {
     expect(await page.locator('[data-preview-channel="viber"]').textContent()).toContain('(fallback)');
   });
 
+  it('sends a notification from the page and watches its messages reach DELIVERED', async () => {
+    await page.goto(`${base}/templates/${templateId}`);
+    await page.getByRole('button', { name: 'Send with this template' }).click();
+    await page.getByRole('heading', { name: 'Send a notification' }).waitFor();
+    expect(await page.getByTestId('send-template').inputValue()).toContain(templateName);
+    await page.getByTestId('send-recipients').fill(`${phones[0]}, name=Ann, crm-${run}-1\n${phones[1]}, name=Bob\n\n${phones[0]}, name=Ann, crm-${run}-1`);
+    expect(await page.getByTestId('recipient-count').textContent()).toBe('2 recipients');
+    expect(await page.getByTestId('missing-variables').textContent()).toBe('Still without a value: order, track');
+    await page.getByLabel('variable order').fill('A-1');
+    await page.getByLabel('variable track').fill('T-9');
+    await page.getByTestId('missing-variables').waitFor({ state: 'detached' });
+    await page.getByRole('button', { name: 'Send to 2' }).click();
+
+    await page.getByRole('heading', { name: 'Sent: the task and its messages' }).waitFor();
+    const messages = page.getByTestId('sent-messages');
+    for (const p of phones) await messages.locator(`tr[data-recipient="${p}"][data-channel="sms"][data-status="DELIVERED"]`).waitFor({ timeout: 60_000 });
+    await page.locator('[data-testid="sent-task"][data-status="completed"]').waitFor({ timeout: 60_000 });
+    expect(await page.getByTestId('sent-task').locator('[data-count="DELIVERED"]').textContent()).toBe('DELIVERED 2');
+    const taskName = await page.getByTestId('sent-task').locator('p').first().textContent();
+    const tasks = await stack.admin().get(`/api/v1/tasks?name=${encodeURIComponent(taskName ?? '')}`).expect(200);
+    expect(tasks.body.items[0]).toMatchObject({ templateId, status: 'completed' });
+    const logged = await stack.admin().get(`/api/v1/messages?taskId=${tasks.body.items[0].id}&status=DELIVERED`).expect(200);
+    expect(logged.body.items.map((m: { recipient: string; text: string }) => [m.recipient, m.text]).sort()).toEqual([
+      [phones[0], 'Hi Ann, order A-1 is ready'],
+      [phones[1], 'Hi Bob, order A-1 is ready'],
+    ]);
+  }, 120_000);
+
   it('finds the template by a part of its name and by its full id, with paging', async () => {
-    await page.getByRole('button', { name: 'All templates' }).click();
+    await nav('Templates').click();
     const search = page.getByTestId('template-search');
     await search.fill(run.toUpperCase());
     await page.locator(`tr[data-template="${templateName}"]`).waitFor();
@@ -152,6 +183,20 @@ suite('operator console phase 2 in Chromium', () => {
     await page.getByTestId('templates-total').filter({ hasText: 'Nothing found' }).waitFor();
     await page.getByRole('button', { name: 'Clear' }).click();
     await page.locator(`tr[data-template="${templateName}"]`).waitFor();
+
+    // Paging: 21 templates of one prefix are two pages of 20.
+    const prefix = `Paged ${run}`;
+    for (let i = 0; i < 21; i++) {
+      await stack.admin().post('/api/v1/templates').send({ name: `${prefix} ${String(i).padStart(2, '0')}`, channels: [{ channel: 'sms', sender: smsSender, text: 'Hi' }] }).expect(201);
+    }
+    await search.fill(prefix);
+    await page.getByTestId('templates-total').filter({ hasText: '21 templates' }).waitFor();
+    expect(await page.getByTestId('templates').locator('tbody tr').count()).toBe(20);
+    await page.getByRole('button', { name: '2', exact: true }).click();
+    await page.getByTestId('templates').locator('tbody tr').nth(1).waitFor({ state: 'detached' });
+    expect(await page.getByTestId('templates').locator('tbody tr').count()).toBe(1);
+    // Newest first: the first one made is alone on page 2.
+    expect(await page.getByTestId('templates').locator('tbody tr').getAttribute('data-template')).toBe(`${prefix} 00`);
   });
 
   it('explains the 409 when a task still uses the template, and deletes it once none does', async () => {

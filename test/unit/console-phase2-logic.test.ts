@@ -10,6 +10,9 @@ import {
   pageCount,
   parsePairs,
   parseRecipients,
+  missingSendVariables,
+  anonymousRecipients,
+  messagesSettled,
   taskOfConflict,
   templateToDraft,
   unusedChannels,
@@ -88,5 +91,17 @@ describe('console recipients paste', () => {
       { externalId: 'crm-42', phone: '+79990000002', email: 'bob@example.com' },
     ]);
     expect(parseRecipients('12\tcrm-1')).toEqual([{ externalId: '12' }]);
+    expect(parseRecipients('+79990000001, name=Ann, order = A-1')).toEqual([{ phone: '+79990000001', variables: { name: 'Ann', order: 'A-1' } }]);
+  });
+
+  it('tells which variables still need a value and when the messages are settled', () => {
+    const recipients = parseRecipients('+79990000001, name=Ann\n+79990000002');
+    expect(missingSendVariables(['name', 'order'], { order: 'A-1' }, recipients)).toEqual(['name']);
+    expect(missingSendVariables(['name'], { name: 'All' }, recipients)).toEqual([]);
+    expect(missingSendVariables(['name'], {}, parseRecipients('+79990000001, name=Ann'))).toEqual([]);
+    expect(anonymousRecipients([{ variables: { a: '1' } }, { phone: '1' }])).toBe(1);
+    expect(messagesSettled('completed', ['DELIVERED', 'UNDELIVERED'])).toBe(true);
+    expect(messagesSettled('completed', ['SENT'])).toBe(false);
+    expect(messagesSettled('in_progress', ['DELIVERED'])).toBe(false);
   });
 });
