@@ -9,7 +9,6 @@ const en = {
   'nav.tasks': 'Notification tasks',
   'nav.messages': 'Messages',
   'nav.hlr': 'Check phones (HLR)',
-  'nav.later': 'Coming in the next release',
   'nav.dashboard': 'Dashboard',
   'nav.templates': 'Templates',
   'nav.senders': 'Senders and channels',
@@ -281,6 +280,16 @@ const en = {
   'send.another': 'Send another',
   'send.watching': 'Updated every 2 seconds until every message has its final status.',
   'send.settled': 'Every message has its final status.',
+  'dashboard.title': 'Dashboard',
+  'dashboard.chart': 'Messages per day by status',
+  'dashboard.periodHint': 'Registration days in your time zone; at most {days} days',
+  'dashboard.lastDays': 'Last {count} days',
+  'dashboard.messages': 'Messages',
+  'dashboard.delivered': 'Delivered or read',
+  'dashboard.cost': 'Cost',
+  'dashboard.perDay': 'Messages per day by status',
+  'dashboard.perChannel': 'Cost per channel',
+  'dashboard.none': 'No messages in this period.',
 };
 
 export type MessageKey = keyof typeof en;
@@ -295,7 +304,6 @@ const ru: Record<MessageKey, string> = {
   'nav.tasks': 'Задачи уведомлений',
   'nav.messages': 'Сообщения',
   'nav.hlr': 'Проверка номеров (HLR)',
-  'nav.later': 'Появится в следующем выпуске',
   'nav.dashboard': 'Сводка',
   'nav.templates': 'Шаблоны',
   'nav.senders': 'Отправители и каналы',
@@ -567,6 +575,16 @@ const ru: Record<MessageKey, string> = {
   'send.another': 'Отправить ещё',
   'send.watching': 'Обновляется каждые 2 секунды, пока у всех сообщений не будет итогового статуса.',
   'send.settled': 'У всех сообщений итоговый статус.',
+  'dashboard.title': 'Сводка',
+  'dashboard.chart': 'Сообщения по дням и статусам',
+  'dashboard.periodHint': 'Дни регистрации в вашем часовом поясе; не больше {days} дней',
+  'dashboard.lastDays': 'Последние {count} дн.',
+  'dashboard.messages': 'Сообщений',
+  'dashboard.delivered': 'Доставлено или прочитано',
+  'dashboard.cost': 'Стоимость',
+  'dashboard.perDay': 'Сообщения по дням и статусам',
+  'dashboard.perChannel': 'Стоимость по каналам',
+  'dashboard.none': 'За этот период сообщений нет.',
 };
 
 export const dictionaries: Record<Lang, Record<MessageKey, string>> = { en, ru };

@@ -430,3 +430,57 @@ export function messagesSettled(taskStatus: string, statuses: readonly string[])
   const final = new Set(['READ', 'UNDELIVERED', 'ERROR', 'CANCELED', 'SKIPPED', 'DELIVERED']);
   return isTaskEnded(taskStatus) && statuses.every((s) => final.has(s));
 }
+
+// ---- Dashboard (phase 2) ----
+
+/** `GET /api/v1/messages/stats`. */
+export interface MessageStats {
+  from: string;
+  to: string;
+  timezone: string;
+  days: { day: string; counts: Record<string, number>; total: number }[];
+  channels: { channel: string; messages: number; cost: number }[];
+  total: { messages: number; cost: number };
+}
+
+/** The API's longest dashboard period. */
+export const MAX_STATS_DAYS = 92;
+
+const dayString = (d: Date) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+
+/** The calendar days `first`..`last` (YYYY-MM-DD, inclusive) as the API's period in the browser's
+ * zone: from the first day's midnight to the midnight after the last day. */
+export function statsPeriod(first: string, last: string): { from: string; to: string } | undefined {
+  const from = localToIso(first);
+  const end = localToIso(last);
+  if (!from || !end) return undefined;
+  const next = new Date(end);
+  next.setDate(next.getDate() + 1);
+  return { from, to: next.toISOString() };
+}
+
+/** The last `count` days up to `today`, as [first, last] YYYY-MM-DD. */
+export function lastDays(count: number, today = new Date()): [string, string] {
+  const first = new Date(today.getFullYear(), today.getMonth(), today.getDate() - (count - 1));
+  return [dayString(first), dayString(today)];
+}
+
+/** Every day `first`..`last` with its counts (zero for a day without messages). */
+export function everyDay(first: string, last: string, days: MessageStats['days']): MessageStats['days'] {
+  const known = new Map(days.map((d) => [d.day, d]));
+  const out: MessageStats['days'] = [];
+  const [y, m, d] = first.split('-').map(Number);
+  for (let at = new Date(y!, m! - 1, d!), guard = 0; dayString(at) <= last && guard < 400; at.setDate(at.getDate() + 1), guard++) {
+    const day = dayString(at);
+    out.push(known.get(day) ?? { day, counts: {}, total: 0 });
+  }
+  return out;
+}
+
+/** A round top for a chart's axis: 1, 2 or 5 times a power of ten, at least `max`. */
+export function niceMax(max: number): number {
+  if (max <= 0) return 1;
+  const power = 10 ** Math.floor(Math.log10(max));
+  for (const step of [1, 2, 5, 10]) if (step * power >= max) return step * power;
+  return 10 * power;
+}

@@ -226,4 +226,63 @@ suite('operator console phase 2 in Chromium', () => {
     await page.getByRole('heading', { name: 'Templates' }).waitFor();
     await stack.admin().get(`/api/v1/templates/${id}`).expect(404);
   });
+
+  it("shows the dashboard's messages per day by status and cost per channel as the API counts them", async () => {
+    const [answer] = await Promise.all([page.waitForResponse((r) => r.url().includes('/api/v1/messages/stats')), nav('Dashboard').click()]);
+    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    const query = new URL(answer.url()).search;
+    const fromPage = (await answer.json()) as { days: { day: string; total: number; counts: Record<string, number> }[]; channels: { channel: string; messages: number; cost: number }[]; total: { messages: number; cost: number } };
+    // The page asked for the last 7 days in its zone; the API counts the same when asked directly.
+    const params = new URLSearchParams(query);
+    expect(params.get('timezone')).toBe('Europe/Moscow');
+    expect(Date.parse(params.get('to')!) - Date.parse(params.get('from')!)).toBe(7 * 86_400_000);
+    const direct = await stack.admin().get(`/api/v1/messages/stats${query}`).expect(200);
+    const today = new Date(Date.now() + 3 * 3_600_000).toISOString().slice(0, 10);
+    const todayCounts = direct.body.days.find((d: { day: string }) => d.day === today);
+    expect(todayCounts.counts.DELIVERED).toBeGreaterThanOrEqual(2);
+    expect(direct.body.total.messages).toBeGreaterThanOrEqual(fromPage.total.messages);
+
+    await page.getByTestId('total-messages').filter({ hasText: String(fromPage.total.messages) }).waitFor();
+    expect(await page.getByTestId('total-cost').textContent()).toBe(String(fromPage.total.cost));
+    const bar = page.getByTestId('day-chart').locator(`[data-day="${today}"]`);
+    expect(Number(await bar.getAttribute('data-total'))).toBe(fromPage.days.find((d) => d.day === today)!.total);
+    expect(await page.getByTestId('day-chart').locator('[data-day]').count()).toBe(7);
+    const sms = page.getByTestId('channel-costs').locator('tr[data-channel="sms"]');
+    const smsApi = fromPage.channels.find((c) => c.channel === 'sms')!;
+    expect([await sms.getAttribute('data-messages'), await sms.getAttribute('data-cost')]).toEqual([String(smsApi.messages), String(smsApi.cost)]);
+    expect(smsApi.cost).toBeGreaterThan(0);
+    // The period is bounded.
+    const long = await stack.admin().get('/api/v1/messages/stats?from=2026-01-01T00:00:00Z&to=2026-06-01T00:00:00Z').expect(400);
+    expect(JSON.stringify(long.body)).toContain('at most 92 days');
+  });
+
+  it('shows an operator key no admin action: no approve, reject, enable or disable', async () => {
+    await stack.admin().post('/api/v1/senders').send({ name: `Q${run.slice(-8)}`.toUpperCase(), channel: 'sms' }).expect(201);
+    const other = await browser.newContext({ viewport: { width: 1500, height: 1000 } });
+    try {
+      const tab = await other.newPage();
+      tab.setDefaultTimeout(20_000);
+      await tab.goto(`${base}/senders`);
+      await tab.getByLabel('API key').fill(stack.operatorKey);
+      await tab.getByRole('button', { name: 'Sign in' }).click();
+      await tab.getByRole('heading', { name: 'Senders and channels' }).waitFor();
+      expect(await tab.getByTestId('role').textContent()).toBe('Operator');
+      await tab.getByTestId('channels').locator('tr[data-channel="sms"]').waitFor();
+      await tab.getByTestId('operator-note').waitFor();
+      expect(await tab.getByRole('button', { name: /^(Approve|Reject|Revoke|Enable|Disable)$/ }).count()).toBe(0);
+      // An operator still requests senders and sees them pending.
+      await tab.getByRole('button', { name: 'Request', exact: true }).waitFor();
+      await tab.getByRole('combobox', { name: 'Status' }).click();
+      await tab.getByRole('option', { name: 'Pending' }).click();
+      await tab.getByTestId('senders').locator('tr[data-status="pending"]').first().waitFor();
+      expect(await tab.getByTestId('senders').getByRole('button').count()).toBe(0);
+      // The other phase 2 pages are there for an operator too, in Russian as well.
+      await tab.getByText('RU', { exact: true }).click();
+      await tab.getByRole('heading', { name: 'Отправители и каналы' }).waitFor();
+      await tab.getByRole('navigation').getByRole('link', { name: 'Шаблоны' }).click();
+      await tab.getByRole('heading', { name: 'Шаблоны' }).waitFor();
+    } finally {
+      await other.close();
+    }
+  });
 });

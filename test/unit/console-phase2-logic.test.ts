@@ -13,6 +13,10 @@ import {
   missingSendVariables,
   anonymousRecipients,
   messagesSettled,
+  statsPeriod,
+  lastDays,
+  everyDay,
+  niceMax,
   taskOfConflict,
   templateToDraft,
   unusedChannels,
@@ -103,5 +107,23 @@ describe('console recipients paste', () => {
     expect(messagesSettled('completed', ['DELIVERED', 'UNDELIVERED'])).toBe(true);
     expect(messagesSettled('completed', ['SENT'])).toBe(false);
     expect(messagesSettled('in_progress', ['DELIVERED'])).toBe(false);
+  });
+});
+
+describe('console dashboard logic', () => {
+  it('turns calendar days into the API period in the browser zone and fills missing days', () => {
+    const period = statsPeriod('2026-11-01', '2026-11-03')!;
+    expect(new Date(period.from).getTime()).toBe(new Date(2026, 10, 1).getTime());
+    expect(new Date(period.to).getTime()).toBe(new Date(2026, 10, 4).getTime());
+    expect(statsPeriod('', '2026-11-03')).toBeUndefined();
+    expect(lastDays(7, new Date(2026, 10, 27, 15))).toEqual(['2026-11-21', '2026-11-27']);
+    expect(lastDays(1, new Date(2026, 0, 1))).toEqual(['2026-01-01', '2026-01-01']);
+    const days = everyDay('2026-11-30', '2026-12-02', [{ day: '2026-12-01', counts: { DELIVERED: 2 }, total: 2 }]);
+    expect(days.map((d) => [d.day, d.total])).toEqual([
+      ['2026-11-30', 0],
+      ['2026-12-01', 2],
+      ['2026-12-02', 0],
+    ]);
+    expect([0, 1, 3, 7, 10, 11, 240].map(niceMax)).toEqual([1, 1, 5, 10, 10, 20, 500]);
   });
 });
