@@ -176,7 +176,7 @@ suite('operator console phase 2 in Chromium', () => {
     const search = page.getByTestId('template-search');
     await search.fill(run.toUpperCase());
     await page.locator(`tr[data-template="${templateName}"]`).waitFor();
-    expect(await page.getByTestId('templates-total').textContent()).toBe('1 templates');
+    expect(await page.getByTestId('templates-total').textContent()).toBe('Found: 1');
     await search.fill(templateId);
     await page.locator(`tr[data-template="${templateName}"]`).waitFor();
     await search.fill(`${run} nothing`);
@@ -190,7 +190,7 @@ suite('operator console phase 2 in Chromium', () => {
       await stack.admin().post('/api/v1/templates').send({ name: `${prefix} ${String(i).padStart(2, '0')}`, channels: [{ channel: 'sms', sender: smsSender, text: 'Hi' }] }).expect(201);
     }
     await search.fill(prefix);
-    await page.getByTestId('templates-total').filter({ hasText: '21 templates' }).waitFor();
+    await page.getByTestId('templates-total').filter({ hasText: 'Found: 21' }).waitFor();
     expect(await page.getByTestId('templates').locator('tbody tr').count()).toBe(20);
     await page.getByRole('button', { name: '2', exact: true }).click();
     await page.getByTestId('templates').locator('tbody tr').nth(1).waitFor({ state: 'detached' });

@@ -19,11 +19,12 @@ function DayChart({ days }: { days: MessageStats['days'] }) {
   const bottom = 28;
   const slot = Math.max(8, Math.min(48, Math.floor(900 / Math.max(1, days.length))));
   const width = left + slot * days.length + 8;
-  const y = (n: number) => (height - bottom) * (1 - n / top);
+  const topPad = 12;
+  const y = (n: number) => topPad + (height - bottom - topPad) * (1 - n / top);
   const labelEvery = Math.ceil(days.length / 12);
   return (
     <svg width="100%" viewBox={`0 0 ${width} ${height}`} role="img" aria-label={t('dashboard.chart')} data-testid="day-chart" style={{ maxWidth: width, display: 'block' }}>
-      {[0, 0.5, 1].map((f) => (
+      {(top % 2 === 0 ? [0, 0.5, 1] : [0, 1]).map((f) => (
         <g key={f}>
           <line x1={left} x2={width} y1={y(top * f)} y2={y(top * f)} stroke="var(--mantine-color-gray-3)" />
           <text x={left - 6} y={y(top * f) + 4} fontSize="11" textAnchor="end" fill="var(--mantine-color-dimmed)">

@@ -122,7 +122,7 @@ export function SendersPage() {
             {channels.map((c) => (
               <Table.Tr key={c.channel} data-channel={c.channel} data-enabled={String(c.enabled)}>
                 <Table.Td fw={600}>{c.channel}</Table.Td>
-                <Table.Td>
+                <Table.Td style={{ width: 130, minWidth: 130 }}>
                   <Badge color={c.enabled ? 'green' : 'gray'} variant="light">
                     {c.enabled ? t('senders.enabled') : t('senders.disabled')}
                   </Badge>

@@ -395,7 +395,7 @@ function TemplateEditor({ id }: { id: string | null }) {
               </Text>
             ) : (
               variables.map((v) => (
-                <Badge key={v} variant="outline" data-variable={v}>
+                <Badge key={v} variant="outline" tt="none" data-variable={v}>
                   {`{${v}}`}
                 </Badge>
               ))
@@ -441,7 +441,7 @@ function TemplateEditor({ id }: { id: string | null }) {
                     <Text size="sm">{c.sender}</Text>
                   </Group>
                   {c.subject && <Text size="sm" fw={500}>{c.subject}</Text>}
-                  <Text size="sm" style={{ whiteSpace: 'pre-wrap' }}>
+                  <Text size="sm" style={{ whiteSpace: 'pre-wrap', overflowWrap: 'anywhere' }}>
                     {c.text}
                   </Text>
                   <Group gap="md" mt={4}>
