@@ -241,6 +241,12 @@ suite('operator console phase 2 in Chromium', () => {
     const todayCounts = direct.body.days.find((d: { day: string }) => d.day === today);
     expect(todayCounts.counts.DELIVERED).toBeGreaterThanOrEqual(2);
     expect(direct.body.total.messages).toBeGreaterThanOrEqual(fromPage.total.messages);
+    // The aggregate agrees with the message log itself for the same period.
+    const logTotal = async (filter: string) => (await stack.admin().get(`/api/v1/messages?from=${encodeURIComponent(params.get('from')!)}&to=${encodeURIComponent(params.get('to')!)}&withTotal=true&pageSize=1${filter}`).expect(200)).body.total as number;
+    const sumOf = (status: string) => direct.body.days.reduce((a: number, d: { counts: Record<string, number> }) => a + (d.counts[status] ?? 0), 0);
+    expect(await logTotal('&status=DELIVERED')).toBe(sumOf('DELIVERED'));
+    expect(await logTotal('')).toBe(direct.body.total.messages);
+    expect(await logTotal('&channel=sms')).toBe(direct.body.channels.find((c: { channel: string }) => c.channel === 'sms').messages);
 
     await page.getByTestId('total-messages').filter({ hasText: String(fromPage.total.messages) }).waitFor();
     expect(await page.getByTestId('total-cost').textContent()).toBe(String(fromPage.total.cost));
