@@ -134,6 +134,33 @@ const exportQuery = filterQuery({
   ),
 });
 
+/** The dashboard's period: both ends required, at most 92 days (a bounded scan of the log's index). */
+export const MAX_STATS_DAYS = 92;
+const statsQuery = closedObject({
+  from: instant.describe('registered at or after this time (inclusive)'),
+  to: instant.describe('registered before this time (exclusive)'),
+  timezone: optionalParam(
+    z
+      .string()
+      .max(100)
+      .refine((zone) => timeZoneProblem(zone) === undefined, { message: 'an IANA time zone name such as Europe/Moscow' })
+      .describe('IANA time zone of the days (default UTC)'),
+  ),
+}).superRefine((q: Record<string, unknown>, ctx) => {
+  if (typeof q.from !== 'string' || typeof q.to !== 'string') return;
+  const span = Date.parse(q.to) - Date.parse(q.from);
+  if (span <= 0) ctx.addIssue({ code: 'custom', path: ['to'], message: 'must be after from' });
+  else if (span > MAX_STATS_DAYS * 86_400_000) ctx.addIssue({ code: 'custom', path: ['to'], message: `the period is at most ${MAX_STATS_DAYS} days` });
+});
+const messageStatsSchema = z.object({
+  from: z.string(),
+  to: z.string(),
+  timezone: z.string(),
+  days: z.array(z.object({ day: z.string().describe('YYYY-MM-DD in timezone'), counts: z.record(z.string(), z.number().int()), total: z.number().int() })),
+  channels: z.array(z.object({ channel: channelSchema, messages: z.number().int(), cost: z.number() })),
+  total: z.object({ messages: z.number().int(), cost: z.number() }),
+});
+
 /** Where a page ends, inside the opaque cursor. */
 const positionSchema = z.object({ registeredAt: z.iso.datetime(), id: z.uuid() });
 
@@ -251,6 +278,56 @@ export function registerMessageRoutes(api: ApiRegistry, deps: ApiDeps): void {
       } finally {
         await cursor.close();
       }
+    },
+  );
+
+  // Declared before /messages/:id, like the export.
+  api.route(
+    {
+      method: 'get',
+      path: '/api/v1/messages/stats',
+      summary:
+        'Messages of a period (registration time; from inclusive, to exclusive, at most 92 days) per day and status, and count ' +
+        'and cost per channel, computed in SQL; days are calendar days in timezone (default UTC) — for the console\'s dashboard',
+      tag: 'Messages',
+      auth: 'operator',
+      query: statsQuery,
+      responses: {
+        200: { description: 'Per day and status; per channel', schema: messageStatsSchema },
+        400: { description: 'A missing or bad period (longer than 92 days), time zone, or an unknown parameter', schema: errorSchema },
+      },
+    },
+    async ({ res, query }) => {
+      const timezone = canonicalTimeZone(query.timezone ?? 'UTC');
+      const period = [new Date(query.from), new Date(query.to)];
+      const [days, channels] = await Promise.all([
+        deps.pool.query<{ day: string; status: string; n: number }>(
+          `select to_char(registered_at at time zone $3, 'YYYY-MM-DD') as day, status, count(*)::int as n
+             from messages where registered_at >= $1 and registered_at < $2
+            group by 1, 2 order by 1, 2`,
+          [...period, timezone],
+        ),
+        deps.pool.query<{ channel: string; n: number; cost: number }>(
+          `select channel, count(*)::int as n, coalesce(sum(cost), 0)::float8 as cost
+             from messages where registered_at >= $1 and registered_at < $2
+            group by channel order by channel`,
+          period,
+        ),
+      ]);
+      const byDay = new Map<string, Record<string, number>>();
+      for (const row of days.rows) byDay.set(row.day, { ...byDay.get(row.day), [row.status]: row.n });
+      const perChannel = channels.rows.map((r) => ({ channel: r.channel as z.infer<typeof channelSchema>, messages: r.n, cost: Math.round(r.cost * 10_000) / 10_000 }));
+      res.json({
+        from: period[0]!.toISOString(),
+        to: period[1]!.toISOString(),
+        timezone,
+        days: [...byDay].map(([day, counts]) => ({ day, counts, total: Object.values(counts).reduce((a, b) => a + b, 0) })),
+        channels: perChannel,
+        total: {
+          messages: perChannel.reduce((a, c) => a + c.messages, 0),
+          cost: Math.round(perChannel.reduce((a, c) => a + c.cost, 0) * 10_000) / 10_000,
+        },
+      });
     },
   );
 

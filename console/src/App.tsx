@@ -6,23 +6,29 @@ import { useMemo, useState, type FormEvent } from 'react';
 import { Api, ApiError, probeKey, saveSession, savedSession, type Session } from './api';
 import { AppContext, useLanguage, useLocation, type AppContextValue } from './context';
 import type { Lang, MessageKey } from './i18n';
+import { DashboardPage } from './pages/DashboardPage';
 import { HlrPage } from './pages/HlrPage';
 import { MessagesPage } from './pages/MessagesPage';
 import { TaskHistoryPage } from './pages/TaskHistoryPage';
+import { SendersPage } from './pages/SendersPage';
+import { SendPage } from './pages/SendPage';
 import { TasksPage } from './pages/TasksPage';
+import { TemplatesPage } from './pages/TemplatesPage';
 
 interface NavItem {
   path: string;
   label: MessageKey;
 }
-/** The pages of this release. */
+/** The pages, in the navigation's order. */
 const PAGES: NavItem[] = [
+  { path: '/dashboard', label: 'nav.dashboard' },
   { path: '/tasks', label: 'nav.tasks' },
   { path: '/messages', label: 'nav.messages' },
   { path: '/hlr', label: 'nav.hlr' },
+  { path: '/templates', label: 'nav.templates' },
+  { path: '/senders', label: 'nav.senders' },
+  { path: '/send', label: 'nav.send' },
 ];
-/** Their places in the navigation, for the next release: shown, not clickable, no page behind them. */
-const LATER: MessageKey[] = ['nav.dashboard', 'nav.templates', 'nav.senders', 'nav.send'];
 
 function LanguageSwitch({ lang, setLang }: { lang: Lang; setLang: (lang: Lang) => void }) {
   return (
@@ -85,11 +91,16 @@ function SignIn({ onSignedIn, lang, setLang, t }: { onSignedIn: (session: Sessio
   );
 }
 
-function Page({ path }: { path: string }) {
+function Page({ path, search }: { path: string; search: string }) {
   const history = /^\/tasks\/([0-9a-f-]{36})\/history\/?$/i.exec(path);
   if (history) return <TaskHistoryPage taskId={history[1]!} />;
   if (path.startsWith('/messages')) return <MessagesPage />;
   if (path.startsWith('/hlr')) return <HlrPage />;
+  if (path.startsWith('/dashboard')) return <DashboardPage />;
+  if (path.startsWith('/senders')) return <SendersPage />;
+  if (path.startsWith('/send')) return <SendPage key={search} templateId={new URLSearchParams(search).get('templateId') ?? undefined} />;
+  const template = /^\/templates(?:\/([0-9a-f-]{36}|new))?\/?$/i.exec(path);
+  if (template) return <TemplatesPage key={template[1] ?? 'list'} id={template[1]} />;
   return <TasksPage />;
 }
 
@@ -150,7 +161,7 @@ export function App() {
                 key={item.path}
                 href={item.path}
                 label={t(item.label)}
-                active={path.startsWith(item.path)}
+                active={path === item.path || path.startsWith(`${item.path}/`)}
                 onClick={(event) => {
                   event.preventDefault();
                   close();
@@ -158,15 +169,9 @@ export function App() {
                 }}
               />
             ))}
-            <Text size="xs" c="dimmed" mt="lg" mb={4} px="sm">
-              {t('nav.later')}
-            </Text>
-            {LATER.map((label) => (
-              <NavLink key={label} label={t(label)} disabled aria-disabled />
-            ))}
           </AppShell.Navbar>
           <AppShell.Main>
-            <Page path={path} />
+            <Page path={path} search={location.search} />
           </AppShell.Main>
         </AppShell>
       </DatesProvider>

@@ -66,6 +66,7 @@ export class Api {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     if (!res.ok) return this.fail(res);
+    if (res.status === 204) return undefined as T;
     return (await res.json()) as T;
   }
 

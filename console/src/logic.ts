@@ -207,3 +207,280 @@ export function errorLines(body: unknown, fallback: string): string[] {
   const details = (error.details ?? []).map((d) => (d.path ? `${d.path}: ${d.message ?? ''}` : (d.message ?? ''))).filter(Boolean);
   return [error.message, ...details];
 }
+
+// ---- Templates (phase 2) ----
+
+export type Channel = (typeof CHANNELS)[number];
+export const CHAT_MESSENGERS = ['whatsapp', 'viber', 'facebook', 'telegram', 'skype', 'slack', 'alice', 'imessage'] as const;
+
+/** A channel field as the API's template schema has it (api/schemas.ts): its name, whether it is
+ * required, and how it is typed in (`pairs`: WhatsApp's templateData as `key=value` lines). */
+export interface ChannelField {
+  name: string;
+  required: boolean;
+  kind: 'line' | 'text' | 'messenger' | 'pairs';
+  /** Holds `{variable}` placeholders (the fields the API reads variables from). */
+  variables: boolean;
+  max?: number;
+}
+
+const f = (name: string, required: boolean, kind: ChannelField['kind'], variables: boolean, max?: number): ChannelField => ({ name, required, kind, variables, max });
+
+export const CHANNEL_FIELDS: Readonly<Record<Channel, readonly ChannelField[]>> = {
+  sms: [f('sender', true, 'line', false, 16), f('text', true, 'text', true, 5000)],
+  email: [f('sender', true, 'line', false, 320), f('subject', true, 'line', true, 998), f('text', true, 'text', true, 500_000)],
+  push: [f('sender', true, 'line', false, 100), f('text', true, 'text', true, 4000)],
+  viber: [f('sender', true, 'line', false, 100), f('text', true, 'text', true, 1000), f('imageUrl', false, 'line', true), f('buttonUrl', false, 'line', true), f('buttonText', false, 'line', true, 30)],
+  whatsapp: [f('sender', true, 'line', false, 100), f('templateName', true, 'line', false, 512), f('templateNamespace', false, 'line', false, 200), f('templateData', false, 'pairs', true), f('language', true, 'line', false), f('mediaUrl', false, 'line', true)],
+  chat: [f('chatId', true, 'line', false, 200), f('botId', true, 'line', false, 200), f('messenger', true, 'messenger', false), f('text', true, 'text', true, 4096)],
+};
+
+/** One channel of a template as edited: every field as typed (strings). */
+export interface ChannelDraft {
+  channel: Channel;
+  mandatory: boolean;
+  lifetimeMinutes: string;
+  shortenLinks: boolean;
+  fields: Record<string, string>;
+}
+
+export interface TemplateDraft {
+  name: string;
+  timezone: string;
+  sendWindows: { from: string; to: string }[];
+  channels: ChannelDraft[];
+}
+
+/** A saved template as the API returns it. */
+export interface Template {
+  id: string;
+  name: string;
+  timezone: string;
+  sendWindows: { from: string; to: string }[];
+  channels: Record<string, unknown>[];
+  variables: string[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A new channel: the API's defaults (mandatory only as the first, a day's lifetime). */
+export function newChannelDraft(channel: Channel, position: number): ChannelDraft {
+  return { channel, mandatory: position === 0, lifetimeMinutes: '1440', shortenLinks: false, fields: channel === 'chat' ? { messenger: 'telegram' } : {} };
+}
+
+export const emptyTemplateDraft = (timezone = 'UTC'): TemplateDraft => ({ name: '', timezone, sendWindows: [], channels: [newChannelDraft('sms', 0)] });
+
+/** `key=value` lines ↔ an object (WhatsApp's templateData). */
+export function parsePairs(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split(/\r?\n/)) {
+    const eq = line.indexOf('=');
+    if (eq < 0) continue;
+    const key = line.slice(0, eq).trim();
+    if (key) out[key] = line.slice(eq + 1).trim();
+  }
+  return out;
+}
+export const formatPairs = (data: Record<string, unknown> | undefined) =>
+  Object.entries(data ?? {})
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join('\n');
+
+/** The `{name}` placeholders of the texts, as the API finds them (core/render.ts), sorted, once each. */
+export function detectVariables(texts: (string | undefined | null)[]): string[] {
+  const names = new Set<string>();
+  for (const text of texts) {
+    if (!text) continue;
+    for (const match of text.matchAll(/\{([A-Za-z_][A-Za-z0-9_.-]*)\}/g)) names.add(match[1]!);
+  }
+  return [...names].sort();
+}
+
+/** The texts of a draft that may hold placeholders (the API's channelTexts). */
+export function draftTexts(draft: TemplateDraft): string[] {
+  return draft.channels.flatMap((c) =>
+    CHANNEL_FIELDS[c.channel].filter((field) => field.variables).flatMap((field) => (field.kind === 'pairs' ? Object.values(parsePairs(c.fields[field.name] ?? '')) : [c.fields[field.name] ?? ''])),
+  );
+}
+
+/** The request body of `POST|PUT /api/v1/templates` for a draft: empty optional fields left out. */
+export function draftToBody(draft: TemplateDraft): Record<string, unknown> {
+  return {
+    name: draft.name.trim(),
+    timezone: draft.timezone || 'UTC',
+    sendWindows: draft.sendWindows,
+    channels: draft.channels.map((c) => {
+      const body: Record<string, unknown> = { channel: c.channel, mandatory: c.mandatory, shortenLinks: c.shortenLinks };
+      const lifetime = Number(c.lifetimeMinutes);
+      body.lifetimeMinutes = c.lifetimeMinutes.trim() === '' || Number.isNaN(lifetime) ? c.lifetimeMinutes : lifetime;
+      for (const field of CHANNEL_FIELDS[c.channel]) {
+        const value = c.fields[field.name] ?? '';
+        if (field.kind === 'pairs') {
+          body[field.name] = parsePairs(value);
+          continue;
+        }
+        // An empty required field is still sent, so the API names it; an empty optional one is left out.
+        if (value.trim() === '' && !field.required) continue;
+        body[field.name] = value;
+      }
+      return body;
+    }),
+  };
+}
+
+/** A saved template as a draft to edit. */
+export function templateToDraft(template: Pick<Template, 'name' | 'timezone' | 'sendWindows' | 'channels'>): TemplateDraft {
+  return {
+    name: template.name,
+    timezone: template.timezone,
+    sendWindows: template.sendWindows.map((w) => ({ from: w.from, to: w.to })),
+    channels: template.channels.map((raw, i) => {
+      const channel = (CHANNELS as readonly string[]).includes(String(raw.channel)) ? (raw.channel as Channel) : 'sms';
+      const fields: Record<string, string> = {};
+      for (const field of CHANNEL_FIELDS[channel]) {
+        const value = raw[field.name];
+        if (value === undefined || value === null) continue;
+        fields[field.name] = field.kind === 'pairs' ? formatPairs(value as Record<string, unknown>) : String(value);
+      }
+      return {
+        channel,
+        mandatory: typeof raw.mandatory === 'boolean' ? raw.mandatory : i === 0,
+        lifetimeMinutes: raw.lifetimeMinutes === undefined ? '1440' : String(raw.lifetimeMinutes),
+        shortenLinks: raw.shortenLinks === true,
+        fields,
+      };
+    }),
+  };
+}
+
+/** The list with item `i` moved one place up (-1) or down (+1); unchanged at the ends. */
+export function moveItem<T>(items: readonly T[], i: number, by: -1 | 1): T[] {
+  const j = i + by;
+  if (i < 0 || i >= items.length || j < 0 || j >= items.length) return [...items];
+  const out = [...items];
+  [out[i], out[j]] = [out[j]!, out[i]!];
+  return out;
+}
+
+/** The channels not yet in the template (each channel at most once). */
+export const unusedChannels = (draft: TemplateDraft): Channel[] => CHANNELS.filter((c) => !draft.channels.some((d) => d.channel === c));
+
+/** The templates page's list answer: how many pages of `pageSize`. */
+export const pageCount = (total: number, pageSize: number) => Math.max(1, Math.ceil(total / pageSize));
+
+/** What a 409 on deleting a template says, as the id of the task that still uses it (or null). */
+export function taskOfConflict(message: string): string | null {
+  return /task ([0-9a-f-]{36})/i.exec(message)?.[1] ?? null;
+}
+
+// ---- Sending (phase 2) ----
+
+export interface RecipientDraft {
+  externalId?: string;
+  phone?: string;
+  email?: string;
+  /** This recipient's own values (`name=Ann` on its line), overriding the common ones. */
+  variables?: Record<string, string>;
+}
+
+const EMAIL_LIKE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const PHONE_LIKE = /^\+?[\d\s().-]{5,}$/;
+
+/**
+ * Recipients pasted one a line; a line's parts (separated by commas, semicolons or tabs) are read by
+ * their look: `name=value` is a variable of this recipient, an address with @ the email, digits
+ * (with + spaces dashes brackets) the phone, the rest the externalId. Blank lines are skipped; a
+ * line seen before is skipped too.
+ */
+export function parseRecipients(text: string): RecipientDraft[] {
+  const out: RecipientDraft[] = [];
+  const seen = new Set<string>();
+  for (const line of text.split(/\r?\n/)) {
+    const parts = line
+      .split(/[,;\t]/)
+      .map((p) => p.trim())
+      .filter(Boolean);
+    if (parts.length === 0) continue;
+    const r: RecipientDraft = {};
+    for (const part of parts) {
+      const pair = /^([A-Za-z_][A-Za-z0-9_.-]*)\s*=(.*)$/.exec(part);
+      if (pair) r.variables = { ...r.variables, [pair[1]!]: pair[2]!.trim() };
+      else if (!r.email && EMAIL_LIKE.test(part)) r.email = part;
+      else if (!r.phone && PHONE_LIKE.test(part) && /\d{5}/.test(part.replace(/\D/g, ''))) r.phone = part;
+      else if (!r.externalId) r.externalId = part;
+    }
+    const key = JSON.stringify(r);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(r);
+  }
+  return out;
+}
+
+/** The recipients of a draft that name no one (no phone, email or externalId). */
+export const anonymousRecipients = (recipients: RecipientDraft[]) => recipients.filter((r) => !r.phone && !r.email && !r.externalId).length;
+
+/** The template's variables that have a value neither in the common values nor in every recipient's own. */
+export function missingSendVariables(variables: readonly string[], common: Record<string, string>, recipients: RecipientDraft[]): string[] {
+  return variables.filter((name) => (common[name] ?? '').trim() === '' && (recipients.length === 0 || recipients.some((r) => r.variables?.[name] === undefined)));
+}
+
+/** Whether a task's messages can still change (a final message status changes no more; READ may follow DELIVERED). */
+export function messagesSettled(taskStatus: string, statuses: readonly string[]): boolean {
+  const final = new Set(['READ', 'UNDELIVERED', 'ERROR', 'CANCELED', 'SKIPPED', 'DELIVERED']);
+  return isTaskEnded(taskStatus) && statuses.every((s) => final.has(s));
+}
+
+// ---- Dashboard (phase 2) ----
+
+/** `GET /api/v1/messages/stats`. */
+export interface MessageStats {
+  from: string;
+  to: string;
+  timezone: string;
+  days: { day: string; counts: Record<string, number>; total: number }[];
+  channels: { channel: string; messages: number; cost: number }[];
+  total: { messages: number; cost: number };
+}
+
+/** The API's longest dashboard period. */
+export const MAX_STATS_DAYS = 92;
+
+const dayString = (d: Date) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+
+/** The calendar days `first`..`last` (YYYY-MM-DD, inclusive) as the API's period in the browser's
+ * zone: from the first day's midnight to the midnight after the last day. */
+export function statsPeriod(first: string, last: string): { from: string; to: string } | undefined {
+  const from = localToIso(first);
+  const end = localToIso(last);
+  if (!from || !end) return undefined;
+  const next = new Date(end);
+  next.setDate(next.getDate() + 1);
+  return { from, to: next.toISOString() };
+}
+
+/** The last `count` days up to `today`, as [first, last] YYYY-MM-DD. */
+export function lastDays(count: number, today = new Date()): [string, string] {
+  const first = new Date(today.getFullYear(), today.getMonth(), today.getDate() - (count - 1));
+  return [dayString(first), dayString(today)];
+}
+
+/** Every day `first`..`last` with its counts (zero for a day without messages). */
+export function everyDay(first: string, last: string, days: MessageStats['days']): MessageStats['days'] {
+  const known = new Map(days.map((d) => [d.day, d]));
+  const out: MessageStats['days'] = [];
+  const [y, m, d] = first.split('-').map(Number);
+  for (let at = new Date(y!, m! - 1, d!), guard = 0; dayString(at) <= last && guard < 400; at.setDate(at.getDate() + 1), guard++) {
+    const day = dayString(at);
+    out.push(known.get(day) ?? { day, counts: {}, total: 0 });
+  }
+  return out;
+}
+
+/** A round top for a chart's axis: 1, 2 or 5 times a power of ten, at least `max`. */
+export function niceMax(max: number): number {
+  if (max <= 0) return 1;
+  const power = 10 ** Math.floor(Math.log10(max));
+  for (const step of [1, 2, 5, 10]) if (step * power >= max) return step * power;
+  return 10 * power;
+}

@@ -36,7 +36,7 @@ interface Window {
 
 const browserZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 
-function useTimeZones(): string[] {
+export function useTimeZones(): string[] {
   return useMemo(() => {
     const zones = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : [];
     return [...new Set(['UTC', browserZone(), ...zones])];
@@ -44,7 +44,7 @@ function useTimeZones(): string[] {
 }
 
 /** The send windows of a time limiter: add, change and remove rows of HH:MM from–to. */
-function WindowsEditor({ windows, onChange }: { windows: Window[]; onChange: (windows: Window[]) => void }) {
+export function WindowsEditor({ windows, onChange }: { windows: Window[]; onChange: (windows: Window[]) => void }) {
   const { t } = useApp();
   const set = (i: number, patch: Partial<Window>) => onChange(windows.map((w, j) => (j === i ? { ...w, ...patch } : w)));
   return (
