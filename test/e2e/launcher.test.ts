@@ -86,7 +86,8 @@ function startLauncher(): Launcher {
 async function waitForApiUrl(launcher: Launcher): Promise<string> {
   const deadline = Date.now() + START_LIMIT_MS;
   for (;;) {
-    const match = /API:\s+(http:\/\/\S+)/.exec(launcher.output());
+    // The API's line carries its base path (…/api/v1); /health is at the origin.
+    const match = /API:\s+(http:\/\/\S+)\/api\/v1/.exec(launcher.output());
     if (match) return match[1]!;
     if (launcher.child.exitCode !== null) throw new Error(`the launcher exited (${launcher.child.exitCode}) before it was ready:\n${launcher.output()}`);
     if (Date.now() > deadline) throw new Error(`the launcher was not ready within ${START_LIMIT_MS / 1000} s:\n${launcher.output()}`);
@@ -170,6 +171,10 @@ it(
     const launcher = startLauncher();
     const apiUrl = await waitForApiUrl(launcher);
     expect(apiUrl).toBe(`http://127.0.0.1:${apiPort}`);
+    // The console's URL comes first, then the API's.
+    const output = launcher.output();
+    expect(output).toContain(`Console:      http://127.0.0.1:${apiPort}/`);
+    expect(output.indexOf('Console:')).toBeLessThan(output.indexOf('API:'));
     expect((await fetch(`${apiUrl}/health`)).status).toBe(200);
     await withTemporal((connection) =>
       connection.workflowService.registerNamespace({ namespace: PERSISTENCE_NAMESPACE, workflowExecutionRetentionPeriod: msToTs('1 day') }),
