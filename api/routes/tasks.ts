@@ -5,7 +5,7 @@ import ExcelJS from 'exceljs';
 import multer from 'multer';
 import { z } from 'zod';
 import { validateSendWindows } from '../../core/send-window';
-import { TASK_STATUSES } from '../../core/status';
+import { FINAL_STATUSES, TASK_STATUSES } from '../../core/status';
 import { TASK_FILE_TYPES } from '../../core/task-files';
 import { TemplateSchema } from '../../db/entities';
 import { STREAM_TASK_TYPE } from '../../db/scope';
@@ -92,6 +92,9 @@ const listQuery = z.object({
   type: z.enum([...TASK_FILE_TYPES, STREAM_TASK_TYPE]).optional(),
   ...paginationQuery,
 });
+
+/** Time steps of a task's progress chart (GET /tasks/:id/progress). */
+const PROGRESS_BUCKETS = 60;
 
 const actor = (principal: Principal | undefined): Actor | undefined => (principal ? { apiKeyId: principal.apiKeyId, name: principal.keyName } : undefined);
 
@@ -473,6 +476,70 @@ export function registerTaskRoutes(api: ApiRegistry, deps: ApiDeps): void {
         taskId: task.id,
         events: rows.map((r) => ({ kind: r.kind, at: r.created_at.toISOString(), detail: r.detail })),
         counts: await countByStatus(deps.pool, task.id),
+      });
+    },
+  );
+
+  api.route(
+    {
+      method: 'get',
+      path: '/api/v1/tasks/:id/progress',
+      summary: `The task's statuses over time: for ${PROGRESS_BUCKETS} equal steps from its start (or creation) to its last status change (now while it runs), how many of its messages had reached each final status by the end of the step (cumulative), with the current per-status counts`,
+      tag: 'Tasks',
+      auth: 'operator',
+      responses: {
+        200: {
+          description: 'Cumulative final-status counts per time step',
+          schema: z.object({
+            taskId: z.uuid(),
+            from: z.string(),
+            to: z.string(),
+            statuses: z.array(z.enum(FINAL_STATUSES as [string, ...string[]])),
+            buckets: z.array(z.object({ at: z.string(), counts: z.record(z.string(), z.number().int()) })),
+            counts: z.record(z.string(), z.number().int()),
+          }),
+        },
+        404: { description: 'Unknown task', schema: errorSchema },
+      },
+    },
+    async ({ res, params }) => {
+      if (!params.id || !z.uuid().safeParse(params.id).success) throw notFound(`task ${params.id}`);
+      // One statement: the bounds from the task row, one grouped pass over the task's messages
+      // (status, step), cumulated per status over every step in SQL. No row: no such task.
+      const { rows } = await deps.pool.query(
+        `with t as (
+           select coalesce(started_at, created_at) as lo, status in ('completed', 'canceled', 'failed') as ended
+           from tasks where id = $1 and deleted_at is null
+         ), b as (
+           select lo, greatest(lo + interval '1 second',
+                    case when ended then coalesce((select max(status_at) from messages where task_id = $1), lo) else now() end) as hi
+           from t
+         ), g as (
+           select m.status,
+                  least($2::int, greatest(1, width_bucket(extract(epoch from m.status_at), extract(epoch from b.lo), extract(epoch from b.hi), $2::int))) as step,
+                  count(*)::int as n
+           from messages m cross join b where m.task_id = $1 group by 1, 2
+         ), cum as (
+           select i, s, (sum(coalesce(g.n, 0)) over (partition by s order by i))::int as n
+           from generate_series(1, $2::int) as i cross join unnest($3::text[]) as s
+           left join g on g.step = i and g.status = s
+         )
+         select b.lo, b.hi,
+           (select json_agg(json_build_object('at', b.lo + (b.hi - b.lo) * x.i / $2::int, 'counts', x.counts) order by x.i)
+              from (select i, json_object_agg(s, n) as counts from cum group by i) x) as buckets,
+           (select coalesce(json_object_agg(status, n), '{}'::json) from (select status, sum(n)::int as n from g group by status) y) as counts
+         from b`,
+        [params.id, PROGRESS_BUCKETS, FINAL_STATUSES],
+      );
+      const row = rows[0];
+      if (!row) throw notFound(`task ${params.id}`);
+      res.json({
+        taskId: params.id,
+        from: row.lo.toISOString(),
+        to: row.hi.toISOString(),
+        statuses: FINAL_STATUSES,
+        buckets: (row.buckets as { at: string; counts: Record<string, number> }[]).map((bucket) => ({ at: new Date(bucket.at).toISOString(), counts: bucket.counts })),
+        counts: row.counts,
       });
     },
   );

@@ -211,6 +211,18 @@ suite('operator console in Chromium', () => {
     expect(kinds).toEqual(expect.arrayContaining(['created', 'started', 'paused', 'resumed', 'completed']));
     expect(kinds.indexOf('paused')).toBeLessThan(kinds.indexOf('resumed'));
     expect(await timeline.locator('[data-kind="paused"]').textContent()).toContain('Paused');
+
+    // The chart of final statuses over time ends at the final counts.
+    const chart = page.getByRole('img', { name: `Final statuses over time: DELIVERED ${DELIVERED_ROWS}, UNDELIVERED ${UNDELIVERED_ROWS}` });
+    await chart.waitFor();
+    expect(await chart.locator('polyline').evaluateAll((lines) => lines.map((l) => [l.getAttribute('data-status'), l.getAttribute('data-last')]))).toEqual([
+      ['DELIVERED', String(DELIVERED_ROWS)],
+      ['UNDELIVERED', String(UNDELIVERED_ROWS)],
+    ]);
+    expect(await page.getByTestId('progress-legend').locator('[data-status-total]').allTextContents()).toEqual([
+      `DELIVERED ${DELIVERED_ROWS}`,
+      `UNDELIVERED ${UNDELIVERED_ROWS}`,
+    ]);
   });
 
   it("filters the task's messages by status, shows a message's detail and exports the filtered workbook", async () => {
