@@ -182,6 +182,12 @@ export const templatePreviewSchema = closedObject({
   /** Optional recipient phone: its country selects the price (PRICE_TABLE). */
   phone: z.string().max(32).optional(),
 });
+/** `POST /api/v1/templates/preview`: a template body not saved yet, previewed the same way. */
+export const draftPreviewSchema = closedObject({
+  template: templateInputSchema,
+  variables: variablesSchema.default({}),
+  phone: z.string().max(32).optional(),
+});
 export const templatePreviewResponse = z.object({
   templateId: z.uuid(),
   country: z.string().nullable(),

@@ -4,8 +4,8 @@ import { containsPattern } from '../../db/sql';
 import type { ApiDeps } from '../deps';
 import { conflict, notFound } from '../errors';
 import { errorSchema, listPage, listResponse, paginationQuery, type ApiRegistry } from '../routing';
-import { templateInputSchema, templatePreviewResponse, templatePreviewSchema, templateSchema } from '../schemas';
-import { createTemplate, presentTemplate, previewTemplate, updateTemplate } from '../services/templates';
+import { draftPreviewSchema, templateInputSchema, templatePreviewResponse, templatePreviewSchema, templateSchema } from '../schemas';
+import { createTemplate, draftTemplate, presentTemplate, previewTemplate, updateTemplate } from '../services/templates';
 
 const isUuid = (value: string) => z.uuid().safeParse(value).success;
 
@@ -34,6 +34,26 @@ export function registerTemplateRoutes(api: ApiRegistry, deps: ApiDeps): void {
     async ({ res, body }) => {
       const template = await createTemplate(deps.orm.em.fork(), body);
       res.status(201).json(presentTemplate(template));
+    },
+  );
+
+  api.route(
+    {
+      method: 'post',
+      path: '/api/v1/templates/preview',
+      summary: "Preview a template that is not saved (the editor's live preview): checked as a save would check it, rendered as POST /templates/:id/preview renders, nothing stored",
+      tag: 'Templates',
+      auth: 'operator',
+      body: draftPreviewSchema,
+      responses: {
+        200: { description: 'Each channel as it would be sent (templateId is the nil UUID)', schema: templatePreviewResponse },
+        400: { description: 'Malformed template or values', schema: errorSchema },
+        422: { description: 'Disabled channel, unapproved sender, bad timezone or window, missing variables or an invalid phone', schema: errorSchema },
+      },
+    },
+    async ({ res, body }) => {
+      const draft = await draftTemplate(deps.orm.em.fork(), body.template);
+      res.json(previewTemplate(draft, { variables: body.variables, phone: body.phone }, deps.config));
     },
   );
 

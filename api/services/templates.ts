@@ -109,6 +109,15 @@ export async function createTemplate(em: EntityManager, input: TemplateInput): P
   return template;
 }
 
+/** A template body checked as a save would check it (senders approved, channels enabled), but not
+ * stored: what the editor previews while it is being written. */
+export async function draftTemplate(em: EntityManager, input: TemplateInput): Promise<TemplateRecord> {
+  const now = new Date();
+  return { id: DRAFT_TEMPLATE_ID, ...(await templateFields(em, input)), createdAt: now, updatedAt: now } as TemplateRecord;
+}
+/** The id a draft's preview answers with (a nil UUID: no template has it). */
+export const DRAFT_TEMPLATE_ID = '00000000-0000-0000-0000-000000000000';
+
 /** Replaces a template's content (running tasks keep the messages already rendered). */
 export async function updateTemplate(em: EntityManager, template: TemplateRecord, input: TemplateInput): Promise<TemplateRecord> {
   Object.assign(template, await templateFields(em, input), { updatedAt: new Date() });

@@ -272,3 +272,33 @@ describe('errors', () => {
     await preview(randomUUID(), { variables: {} }).expect(404);
   });
 });
+
+describe('a template not saved yet (the editor\'s live preview)', () => {
+  const body = (sender: string) => ({
+    name: 'Draft',
+    channels: [
+      { channel: 'viber', sender: senders.viber!, text: 'Привет, {name}!' },
+      { channel: 'sms', sender, text: 'Привет, {name}! Ваш заказ {order} готов к выдаче в пункте на Тверской улице, дом 7. Ждём вас до 21:00.' },
+    ],
+  });
+
+  it('renders it as the saved template would be rendered, and stores nothing', async () => {
+    const before = (await stack.admin().get('/api/v1/templates').query({ search: 'Draft' }).expect(200)).body.total;
+    const values = { variables: { name: 'Анна', order: 'B-7' }, phone: '+79991234567' };
+    const draft = await stack.admin().post('/api/v1/templates/preview').send({ template: body(senders.sms!), ...values }).expect(200);
+    const id = await createTemplate(body(senders.sms!).channels);
+    const saved = await preview(id, values).expect(200);
+    expect(draft.body).toEqual({ ...saved.body, templateId: '00000000-0000-0000-0000-000000000000' });
+    expect(draft.body.channels[1]).toMatchObject({ channel: 'sms', encoding: 'UCS-2', parts: 2, pricePerPart: 0.03, cost: 0.06 });
+    expect((await stack.admin().get('/api/v1/templates').query({ search: 'Draft' }).expect(200)).body.total).toBe(before);
+  });
+
+  it('names what a save would refuse, and what the values lack', async () => {
+    const refused = await stack.admin().post('/api/v1/templates/preview').send({ template: body('NotApproved'), variables: { name: 'A', order: '1' } }).expect(422);
+    expect(JSON.stringify(refused.body.error)).toContain('NotApproved');
+    const missing = await stack.admin().post('/api/v1/templates/preview').send({ template: body(senders.sms!), variables: { name: 'A' } }).expect(422);
+    expect(missing.body.error.details).toEqual([{ path: 'variables', message: 'missing values for: order' }]);
+    const malformed = await stack.admin().post('/api/v1/templates/preview').send({ template: { name: 'x', channels: [{ channel: 'sms' }] } }).expect(400);
+    expect(malformed.body.error.details.map((d: { path: string }) => d.path)).toContain('template.channels.0.sender');
+  });
+});

@@ -103,6 +103,15 @@ suite('operator console phase 2 in Chromium', () => {
     await page.getByTestId('variables').locator('[data-variable="order"]').waitFor();
     expect(await page.getByTestId('variables').locator('[data-variable]').evaluateAll((els) => els.map((e) => e.getAttribute('data-variable')))).toEqual(['name', 'order']);
     await page.getByTestId('preview-unsaved').waitFor();
+    // Previewed as typed, before anything is saved: rendered by the API with the sample values.
+    await page.getByLabel('sample name').fill('Ann');
+    await page.getByTestId('preview-parts-sms').filter({ hasText: 'Parts: 1' }).waitFor();
+    expect(await page.getByTestId('preview-encoding-sms').textContent()).toBe('Encoding: GSM-7');
+    await page.getByLabel('sms text').fill('Привет, {name}, заказ {order} готов');
+    await page.getByTestId('preview-encoding-sms').filter({ hasText: 'UCS-2' }).waitFor();
+    await page.getByLabel('sms text').fill('Hi {name}, order {order} is ready');
+    await page.getByTestId('preview-encoding-sms').filter({ hasText: 'GSM-7' }).waitFor();
+    await page.getByLabel('sample name').fill('');
 
     await page.getByRole('combobox', { name: 'Add a channel' }).click();
     await page.getByRole('option', { name: 'viber', exact: true }).click();

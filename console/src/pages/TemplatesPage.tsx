@@ -239,19 +239,31 @@ function TemplateEditor({ id }: { id: string | null }) {
   const [debouncedSample] = useDebouncedValue(JSON.stringify(sample), 300);
   const [debouncedPhone] = useDebouncedValue(phone.trim(), 300);
 
-  // The live preview of the saved template: the API renders it with the sample values.
+  // The live preview: the API renders the saved template, or — new or changed — the draft as it
+  // stands (POST /templates/preview: checked as a save would check it, nothing stored).
+  const [debouncedDraft] = useDebouncedValue(draft && dirty ? JSON.stringify(draftToBody(draft)) : '', 400);
   useEffect(() => {
-    if (!saved) return;
     const values = JSON.parse(debouncedSample) as Record<string, string>;
-    const variablesBody = Object.fromEntries(saved.variables.map((v) => [v, values[v] ?? v]));
-    api
-      .request<Preview>('POST', `/api/v1/templates/${saved.id}/preview`, { variables: variablesBody, ...(debouncedPhone ? { phone: debouncedPhone } : {}) })
-      .then((p) => {
+    const names = saved && !debouncedDraft ? saved.variables : variables;
+    const variablesBody = Object.fromEntries(names.map((v) => [v, values[v] ?? v]));
+    const phoneBody = debouncedPhone ? { phone: debouncedPhone } : {};
+    const asked = debouncedDraft
+      ? api.request<Preview>('POST', '/api/v1/templates/preview', { template: JSON.parse(debouncedDraft), variables: variablesBody, ...phoneBody })
+      : saved
+        ? api.request<Preview>('POST', `/api/v1/templates/${saved.id}/preview`, { variables: variablesBody, ...phoneBody })
+        : undefined;
+    asked
+      ?.then((p) => {
         setPreview(p);
         setPreviewError(null);
       })
-      .catch((e: unknown) => setPreviewError(e instanceof ApiError ? e.lines : [String(e)]));
-  }, [api, saved, debouncedSample, debouncedPhone]);
+      .catch((e: unknown) => {
+        setPreview(null);
+        setPreviewError(e instanceof ApiError ? e.lines : [String(e)]);
+      });
+    // `variables` follows the draft, which debouncedDraft already follows.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [api, saved, debouncedDraft, debouncedSample, debouncedPhone]);
 
   if (!draft)
     return (
@@ -402,30 +414,23 @@ function TemplateEditor({ id }: { id: string | null }) {
             )}
           </Group>
           <Title order={4}>{t('templates.preview')}</Title>
-          {!saved && (
+          {dirty && (
             <Text size="sm" c="dimmed" data-testid="preview-unsaved">
               {t('templates.previewUnsaved')}
             </Text>
           )}
-          {saved && dirty && (
-            <Alert color="yellow" data-testid="preview-dirty">
-              {t('templates.previewDirty')}
-            </Alert>
-          )}
-          {saved && (
-            <Stack gap="xs">
-              {saved.variables.map((v) => (
-                <TextInput key={v} label={`{${v}}`} placeholder={v} value={sample[v] ?? ''} onChange={(e) => setSample({ ...sample, [v]: e.currentTarget.value })} aria-label={`sample ${v}`} />
-              ))}
-              <TextInput label={t('templates.previewPhone')} description={t('templates.previewPhoneHint')} value={phone} onChange={(e) => setPhone(e.currentTarget.value)} w={260} />
-            </Stack>
-          )}
+          <Stack gap="xs">
+            {variables.map((v) => (
+              <TextInput key={v} label={`{${v}}`} placeholder={v} value={sample[v] ?? ''} onChange={(e) => setSample({ ...sample, [v]: e.currentTarget.value })} aria-label={`sample ${v}`} />
+            ))}
+            <TextInput label={t('templates.previewPhone')} description={t('templates.previewPhoneHint')} value={phone} onChange={(e) => setPhone(e.currentTarget.value)} w={260} />
+          </Stack>
           {previewError && (
             <Alert color="red" data-testid="preview-error">
               {previewError.join('\n')}
             </Alert>
           )}
-          {saved && preview && (
+          {preview && (
             <Stack gap="xs" data-testid="preview">
               {preview.country && (
                 <Text size="sm">
