@@ -183,10 +183,15 @@ suite('operator console phase 2 in Chromium', () => {
   it('finds the template by a part of its name and by its full id, with paging', async () => {
     await nav('Templates').click();
     const search = page.getByTestId('template-search');
+    // The row is on the unfiltered list too: wait for the search's answer (its total) first.
+    const onlyOne = () => page.getByTestId('templates-total').filter({ hasText: /^Found: 1$/ }).waitFor();
     await search.fill(run.toUpperCase());
+    await onlyOne();
     await page.locator(`tr[data-template="${templateName}"]`).waitFor();
-    expect(await page.getByTestId('templates-total').textContent()).toBe('Found: 1');
+    await search.fill(`${run} nothing`);
+    await page.getByTestId('templates-total').filter({ hasText: 'Nothing found' }).waitFor();
     await search.fill(templateId);
+    await onlyOne();
     await page.locator(`tr[data-template="${templateName}"]`).waitFor();
     await search.fill(`${run} nothing`);
     await page.getByTestId('templates-total').filter({ hasText: 'Nothing found' }).waitFor();
