@@ -4,7 +4,8 @@ import type { SendWindow } from '../core/send-window';
 import type { TaskStatus } from '../core/status';
 import { applyParkedReceipts } from '../db/messages';
 import { ANY_CHANNEL, type DispatchWakeups } from '../db/notify';
-import { completeFinishedStreamTasks, isTaskDone, streamHasWork, sweep, taskProgress, type SweepCounts, type TaskProgress } from '../db/sweep';
+import { completeFinishedStreamTasks, isTaskDone, streamHasWork, streamProgress, sweep, taskProgress, type SweepCounts, type TaskProgress } from '../db/sweep';
+import { recordTaskProgress, timeSweep } from './metrics';
 import { controlTask, failTask, getTask, recordTaskEvent, setTaskStatus, TaskTransitionError } from '../db/tasks';
 import { keepHeartbeating, sleep } from './heartbeat';
 
@@ -21,6 +22,9 @@ export interface TaskSweep extends TaskProgress, SweepCounts {
 
 /** How often the stream sweeps while it has work (lifetimes, fallbacks, windows, completion). */
 export const STREAM_SWEEP_MS = 500;
+/** The stream's rows for the /metrics gauges are counted this often (campaigns: by each sweep). */
+const STREAM_PROGRESS_MS = 5000;
+const STREAM_PROGRESS_KEY = 'notifications-stream';
 /** With nothing to watch, the stream sweeps when new sends are announced, or this often. */
 export const STREAM_IDLE_SWEEP_MS = 15_000;
 
@@ -41,10 +45,13 @@ export function createControlActivities(deps: { pool: Pool; wakeups?: DispatchWa
 
     /** One sweep of a campaign's task, and where it stands now. */
     async sweepTask(taskId: string): Promise<TaskSweep> {
+      const timed = timeSweep('campaign');
       const counts = await sweep(pool, { taskId });
       const task = await getTask(pool, taskId);
       if (!task) throw new Error(`task ${taskId} not found`);
       const progress = await taskProgress(pool, taskId);
+      timed();
+      recordTaskProgress(taskId, progress);
       return {
         ...counts,
         ...progress,
@@ -90,11 +97,18 @@ export function createControlActivities(deps: { pool: Pool; wakeups?: DispatchWa
       const until = new Date(input.until).getTime();
       const stopHeartbeat = keepHeartbeating();
       let passes = 0;
+      let progressAt = 0;
       try {
         while (Date.now() < until && !ctx.cancellationSignal.aborted) {
+          const timed = timeSweep('stream');
           const counts = await sweep(pool, { stream: true });
           const receipts = await applyParkedReceipts(pool);
           const completed = await completeFinishedStreamTasks(pool);
+          timed();
+          if (Date.now() - progressAt >= STREAM_PROGRESS_MS) {
+            progressAt = Date.now();
+            recordTaskProgress(STREAM_PROGRESS_KEY, await streamProgress(pool));
+          }
           passes += 1;
           const changed = Object.values(counts).some((n) => n > 0) || receipts > 0 || completed.length > 0;
           const left = until - Date.now();

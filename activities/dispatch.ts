@@ -9,6 +9,7 @@ import type { TaskScope } from '../db/scope';
 import { isChannelRoutes, type ChannelProvider, type OutgoingMessage, type ProviderRegistry, type SubmitResult } from './channels/types';
 import { keepHeartbeating, sleep } from './heartbeat';
 import { RateLimiter } from './rate-limiter';
+import { recordHandOver } from './metrics';
 
 export interface DispatchInput {
   taskId: string;
@@ -159,6 +160,7 @@ export function createDispatchActivities(deps: {
         deliveryEndAt: m.deliveryEndAt,
       }));
       const results = await provider.submit(outgoing, signal);
+      recordHandOver(channel, outgoing.length);
       const retryAt = await recordAnswers(provider, owner, batch, results);
       if (retryAt !== undefined) counts.retryAt = Math.min(counts.retryAt ?? Infinity, retryAt);
       counts.accepted += results.filter((r) => r.outcome === 'accepted').length;

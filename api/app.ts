@@ -4,7 +4,7 @@ import type { Connection } from '@temporalio/client';
 import express, { type Express, type RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
 import client from 'prom-client';
-import { engineMetrics } from '../activities/metrics';
+import { engineMetricsText } from '../activities/metrics';
 import swaggerUi from 'swagger-ui-express';
 import { ApiKeyAuthenticator } from './auth';
 import type { ApiDeps } from './deps';
@@ -135,7 +135,7 @@ export function createApp(deps: ApiDeps): { app: Express; registry: ApiRegistry 
     res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'degraded', database, temporal });
   });
   app.get('/metrics', async (_req, res) => {
-    res.type(metrics.contentType).send((await metrics.metrics()) + (await engineMetrics.metrics()));
+    res.type(metrics.contentType).send((await metrics.metrics()) + (await engineMetricsText()));
   });
 
   const publicRouter = express.Router();

@@ -4,6 +4,7 @@ import type { Queryable } from './messages';
 import { sqlList } from './sql';
 import { notifyDispatchReady } from './notify';
 import { STREAM_TASK_TYPE, type TaskScope } from './scope';
+import { countStatusChanges, recordClaimLag } from '../activities/metrics';
 
 /**
  * The gate every hand-over passes, for campaigns and API sends alike (DESIGN.md, "One control
@@ -114,10 +115,12 @@ export async function claimForDispatch(
   const partition = args.partition ?? { index: 0, count: 1 };
   const { rows } = await db.query(
     `with picked as (
-       select c.id, c.status as previous
+       select c.id, c.status as previous,
+         greatest(c.status_at, c.not_before, c.delayed_start_at, tk.started_at, tk.start_at) as ready_at
        from unnest($1::uuid[]) as t(id)
+       join tasks tk on tk.id = t.id
        cross join lateral (
-         select m.id, m.status from messages m
+         select m.id, m.status, m.status_at, m.not_before, m.delayed_start_at from messages m
          where m.task_id = t.id and m.channel = $2 and m.released and m.status in (${CLAIMABLE})
            and (m.status <> 'QUEUED' or m.owner is null or m.lease_until < clock_timestamp())
            and (m.not_before is null or m.not_before <= clock_timestamp())
@@ -142,13 +145,15 @@ export async function claimForDispatch(
        from picked p
        where m.id = p.id and exists (select 1 from tasks t where t.id = m.task_id and t.status = 'in_progress')
        returning m.id, m.task_id, m.seq, m.send_id, m.channel, m.recipient, m.sender, m.text, m.payload, m.delivery_end_at,
-         m.attempts, p.previous
+         m.attempts, p.previous, extract(epoch from clock_timestamp() - p.ready_at)::float8 as lag_seconds
      ),
      logged as (
        insert into message_events (message_id, status, source) select id, 'QUEUED', 'dispatcher' from claimed where previous <> 'QUEUED')
      select * from claimed order by seq`,
     [open.map((t) => t.id), args.channel, Math.ceil(args.limit / open.length), args.owner, LEASE_SECONDS, partition.count, partition.index],
   );
+  countStatusChanges(rows.filter((r) => r.previous !== 'QUEUED').map((r) => ({ channel: r.channel, status: 'QUEUED' })));
+  recordClaimLag(args.channel, rows.map((r) => r.lag_seconds));
   return {
     submitBefore,
     windowClosed: false,

@@ -5,7 +5,9 @@ import type { Queryable } from './messages';
 import { sqlList } from './sql';
 import { notifyDispatchReady } from './notify';
 import { STREAM_TASK_TYPE, sweepScopeCondition, type TaskScope } from './scope';
-import { recordTaskEvent } from './tasks';
+import { countByStatus, countsByTask, recordTaskEvent } from './tasks';
+import { CHANNELS } from '../core/channels';
+import { countStatusChanges } from '../activities/metrics';
 
 /**
  * The timer-driven sweep (DESIGN.md, "Lifetime and fallback"): instead of a timer per message, a
@@ -61,7 +63,7 @@ async function whileFull(step: () => Promise<number>, onBatch: () => void): Prom
  */
 export async function expireLifetimes(db: Queryable, scope: TaskScope): Promise<number> {
   const where = sweepScopeCondition(scope, 'm', 1);
-  const { rowCount } = await db.query(
+  const { rows } = await db.query<{ channel: string; status: string; n: number }>(
     `with target as (
        select m.id, case when m.channel = 'email' and m.status in ('SENT', 'PENDING') then 'DELIVERED' else 'UNDELIVERED' end as status
        from messages m
@@ -76,12 +78,15 @@ export async function expireLifetimes(db: Queryable, scope: TaskScope): Promise<
          status_description = case target.status when 'DELIVERED' then 'no bounce within the lifetime' else 'lifetime expired' end,
          status_at = now(), owner = null, lease_until = null
        from target where m.id = target.id
-       returning m.id, m.status, m.status_description)
-     insert into message_events (message_id, status, description, source)
-     select id, status, status_description, 'lifetime' from expired`,
+       returning m.id, m.status, m.status_description, m.channel),
+     logged as (
+       insert into message_events (message_id, status, description, source)
+       select id, status, status_description, 'lifetime' from expired)
+     select channel, status, count(*)::int as n from expired group by channel, status`,
     where.params,
   );
-  return rowCount ?? 0;
+  countStatusChanges(rows);
+  return rows.reduce((sum, r) => sum + r.n, 0);
 }
 
 interface HeldPage {
@@ -228,27 +233,51 @@ export interface TaskProgress {
   held: number;
 }
 
+/** A channel with more claimable rows than this is "large" (gets every dispatch partition); claimable
+ * rows are counted up to one more than this, so a sweep's cost does not grow with the backlog. */
+export const CLAIMABLE_COUNT_CAP = 1001;
+
+/**
+ * A task's progress, read from its counters (the triggers' per-status counts, db/tasks.ts) rather
+ * than from its rows: at a million rows, counting the live rows on every sweep cost more than the
+ * sweep itself. Held rows are counted in their own small partial index; claimable rows per channel
+ * are probed in the dispatch index, up to CLAIMABLE_COUNT_CAP.
+ */
 export async function taskProgress(db: Queryable, taskId: string): Promise<TaskProgress> {
-  const { rows } = await db.query<{ channel: string; claimable: number; waiting: number; in_flight: number; held: number }>(
-    `select channel,
-       count(*) filter (where released and status in (${CLAIMABLE})
-                          and (status <> 'QUEUED' or owner is null or lease_until < clock_timestamp())
-                          and (not_before is null or not_before <= clock_timestamp()))::int as claimable,
-       count(*) filter (where released and status in ('CREATED', 'DELAYED', 'PAUSED', 'QUEUED'))::int as waiting,
-       count(*) filter (where status in ('SENT', 'PENDING'))::int as in_flight,
-       count(*) filter (where not released and status = 'CREATED')::int as held
-     from messages where task_id = $1 and status in (${LIVE})
-     group by channel`,
-    [taskId],
+  const counts = await countByStatus(db, taskId);
+  const { rows } = await db.query<{ held: number; claimable: { channel: string; n: number }[] }>(
+    `select (select count(*) from messages where task_id = $1 and not released and status = 'CREATED')::int as held,
+       (select coalesce(json_agg(json_build_object('channel', c.channel, 'n', c.n)) filter (where c.n > 0), '[]')
+        from (select ch as channel, (select count(*) from (
+                select 1 from messages m
+                where m.channel = ch and m.task_id = $1 and m.released and m.status in (${CLAIMABLE})
+                  and (m.status <> 'QUEUED' or m.owner is null or m.lease_until < clock_timestamp())
+                  and (m.not_before is null or m.not_before <= clock_timestamp())
+                limit ${CLAIMABLE_COUNT_CAP}) x)::int as n
+              from unnest($2::text[]) as ch) c) as claimable`,
+    [taskId, CHANNELS],
   );
-  const progress: TaskProgress = { claimableByChannel: {}, waiting: 0, inFlight: 0, held: 0 };
-  for (const row of rows) {
-    if (row.claimable > 0) progress.claimableByChannel[row.channel] = row.claimable;
-    progress.waiting += row.waiting;
-    progress.inFlight += row.in_flight;
-    progress.held += row.held;
-  }
-  return progress;
+  const held = rows[0]!.held;
+  const created = counts.CREATED ?? 0;
+  return {
+    claimableByChannel: Object.fromEntries(rows[0]!.claimable.map((c) => [c.channel, c.n])),
+    waiting: created - held + (counts.DELAYED ?? 0) + (counts.PAUSED ?? 0) + (counts.QUEUED ?? 0),
+    inFlight: (counts.SENT ?? 0) + (counts.PENDING ?? 0),
+    held,
+  };
+}
+
+/** The API sends' rows waiting, in flight and held (running stream tasks), for the row gauges. */
+export async function streamProgress(db: Queryable): Promise<{ waiting: number; inFlight: number; held: number }> {
+  const { rows } = await db.query<{ id: string }>(`select id from tasks where type = '${STREAM_TASK_TYPE}' and status = 'in_progress'`);
+  const counts = await countsByTask(db, rows.map((r) => r.id));
+  const { rows: heldRows } = await db.query<{ n: number }>(
+    `select count(*)::int as n from messages m join tasks t on t.id = m.task_id
+     where not m.released and m.status = 'CREATED' and t.type = '${STREAM_TASK_TYPE}' and t.status = 'in_progress'`,
+  );
+  const sum = (statuses: string[]) => [...counts.values()].reduce((total, c) => total + statuses.reduce((n, s) => n + (c[s] ?? 0), 0), 0);
+  const held = heldRows[0]!.n;
+  return { waiting: sum(['CREATED', 'DELAYED', 'PAUSED', 'QUEUED']) - held, inFlight: sum(['SENT', 'PENDING']), held };
 }
 
 /** Nothing of the task is waiting, in flight or held. */

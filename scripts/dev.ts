@@ -54,7 +54,7 @@ async function main() {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 
-  installWorkerRuntime(env.LOG_LEVEL || 'info');
+  await installWorkerRuntime(env.LOG_LEVEL || 'info');
   // A wrong setting (providers included) stops the start before any service is started for nothing.
   checkProviders(loadConfig(env).providers);
 

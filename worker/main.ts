@@ -2,7 +2,7 @@
 import http from 'node:http';
 import pino from 'pino';
 import client from 'prom-client';
-import { engineMetrics } from '../activities/metrics';
+import { engineMetrics, engineMetricsText } from '../activities/metrics';
 import { loadConfig } from '../core/config';
 import { startFailure } from '../core/config-error';
 import { migrate } from '../db/orm';
@@ -39,7 +39,7 @@ function serveMetrics(port: number): http.Server | undefined {
       res.writeHead(404).end();
       return;
     }
-    res.writeHead(200, { 'Content-Type': engineMetrics.contentType }).end(await engineMetrics.metrics());
+    res.writeHead(200, { 'Content-Type': engineMetrics.contentType }).end(await engineMetricsText());
   });
   server.listen(port);
   return server;

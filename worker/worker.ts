@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { Client } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, makeTelemetryFilterString, type WorkerInterceptors, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Pool } from 'pg';
@@ -9,6 +10,7 @@ import { createProviders } from '../activities/channels/registry';
 import { SandboxCarrier } from '../activities/channels/sandbox';
 import type { ProviderRegistry } from '../activities/channels/types';
 import { DispatchWakeups } from '../db/notify';
+import { setSdkMetricsUrl } from '../activities/metrics';
 import { EngineSupervisor } from './supervisor';
 
 export interface RunningWorkers {
@@ -26,21 +28,39 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
 const silentBundlerLogger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never;
 
 let runtimeInstalled = false;
-/** The SDK logs every worker state change at INFO (and activity-only workers at WARN); keep it quiet unless asked. */
-export function installWorkerRuntime(level: string): void {
+/** The SDK logs every worker state change at INFO (and activity-only workers at WARN); keep it quiet unless asked.
+ * Its own metrics (workflow task latency among them) are served by the SDK on a local port and
+ * appended to this process's /metrics: `TEMPORAL_SDK_METRICS_PORT`, or a free port. */
+export async function installWorkerRuntime(level: string, sdkMetricsPort = Number(process.env.TEMPORAL_SDK_METRICS_PORT || 0)): Promise<void> {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   const sdkLevel = level === 'debug' || level === 'trace' ? 'DEBUG' : 'ERROR';
+  const port = sdkMetricsPort || (await freePort());
   // The SDK's native core logs its warnings straight to stderr (e.g. a shutdown RPC cut short as the
   // connection closes on Ctrl-C): route them through the same logger and level.
   Runtime.install({
     logger: new DefaultLogger(sdkLevel),
-    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: sdkLevel }), forward: {} } },
+    telemetryOptions: {
+      logging: { filter: makeTelemetryFilterString({ core: sdkLevel }), forward: {} },
+      metrics: { prometheus: { bindAddress: `127.0.0.1:${port}`, useSecondsForDurations: true } },
+    },
+  });
+  setSdkMetricsUrl(`http://127.0.0.1:${port}/metrics`);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
   });
 }
 
 export async function connectWorker(config: AppConfig): Promise<NativeConnection> {
-  installWorkerRuntime(config.logLevel);
+  await installWorkerRuntime(config.logLevel);
   return NativeConnection.connect(temporalConnectionOptions(config));
 }
 

@@ -1,3 +1,4 @@
+import request from 'supertest';
 import { startTaskWorkflow } from '../../workflows/client';
 import { TASK_STATUS } from '../../core/search-attributes';
 import { seedSmsCampaign } from '../../scripts/bench/seed-campaign';
@@ -49,6 +50,31 @@ describe('one notification through the real stack', () => {
 
     const history = (await stack.admin().get(`/api/v1/tasks/${sent.body.taskId}/history`).expect(200)).body;
     expect(history.events.map((e: { kind: string }) => e.kind)).toEqual(['created', 'started', 'completed']);
+  });
+
+  it('/metrics shows what an engineer graphs: messages by channel and status, hand-overs, claim lag, receipt latency, sweeps, rows, workflow tasks', async () => {
+    const templateId = await smsTemplate(stack);
+    const sent = await stack.admin().post('/api/v1/notifications').send({ templateId, variables: { order: 'M-1' }, recipients: [{ phone: '+79990000017', variables: { name: 'Max' } }] }).expect(202);
+    await eventually(
+      async () => (await stack.admin().get(`/api/v1/messages/${sent.body.messages[0].id}`).expect(200)).body,
+      (m) => m.status === 'DELIVERED',
+    );
+    const metrics = await eventually(
+      async () => (await request(stack.app).get('/metrics').expect(200)).text,
+      (text) => /sweep_seconds_count\{scope="stream"\} [1-9]/.test(text),
+    );
+    const value = (series: string) => Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+    for (const status of ['CREATED', 'QUEUED', 'SENT', 'DELIVERED']) {
+      expect(value(`messages_status_changes_total{channel="sms",status="${status}"}`)).toBeGreaterThanOrEqual(1);
+    }
+    expect(value('dispatch_handed_over_total{channel="sms"}')).toBeGreaterThanOrEqual(1);
+    expect(value('dispatch_claim_lag_seconds_count{channel="sms"}')).toBeGreaterThanOrEqual(1);
+    expect(value('receipt_latency_seconds_count{channel="sms",status="DELIVERED"}')).toBeGreaterThanOrEqual(1);
+    expect(value('messages_in_flight')).toBeGreaterThanOrEqual(0);
+    expect(metrics).toMatch(/^messages_waiting \d+$/m);
+    expect(metrics).toMatch(/^messages_held \d+$/m);
+    // The Temporal SDK's own metrics, appended: workflow task latency among them.
+    expect(metrics).toMatch(/^temporal_workflow_task_schedule_to_start_latency\w*_count\{[^}]*\} [1-9]/m);
   });
 
   it('a campaign task runs as its own workflow task-<id>, found in Temporal by its search attributes', async () => {
