@@ -10,6 +10,7 @@ import { Migration20261128100000_message_log } from './migrations/Migration20261
 import { Migration20261128200000_links } from './migrations/Migration20261128200000_links';
 import { Migration20261128300000_task_count_changes } from './migrations/Migration20261128300000_task_count_changes';
 import { Migration20261129000000_smpp_parts } from './migrations/Migration20261129000000_smpp_parts';
+import { Migration20261130000000_task_live_index } from './migrations/Migration20261130000000_task_live_index';
 
 /** Migrations are listed explicitly so the same list works from .ts (tsx, Jest) and compiled .js. */
 export const MIGRATIONS = [
@@ -21,6 +22,7 @@ export const MIGRATIONS = [
   { name: 'Migration20261128200000_links', class: Migration20261128200000_links },
   { name: 'Migration20261128300000_task_count_changes', class: Migration20261128300000_task_count_changes },
   { name: 'Migration20261129000000_smpp_parts', class: Migration20261129000000_smpp_parts },
+  { name: 'Migration20261130000000_task_live_index', class: Migration20261130000000_task_live_index },
 ];
 
 export async function openOrm(databaseUrl: string, poolMax = 10): Promise<MikroORM> {

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { uuidv7 } from '../../db/ids';
 import type { Pool } from 'pg';
 import type { AppConfig, Channel } from '../../core/config';
 import { isValidEmail, normalizePhone } from '../../core/phone';
@@ -135,7 +136,7 @@ export function planRecipient(plan: RecipientPlan, config: AppConfig): { rows: N
   const problems: RecipientProblem[] = [];
   const missing = missingVariables(plan.template.variables, plan.variables);
   if (missing.length > 0) problems.push({ field: 'variables', message: `missing values for: ${missing.join(', ')}` });
-  const groupId = randomUUID();
+  const groupId = uuidv7();
   const rows: NewMessage[] = [];
   plan.channels.forEach((channel, channelIndex) => {
     const resolved = addressFor(channel.channel, plan.recipient, config.defaultPhoneCountry);
@@ -143,7 +144,7 @@ export function planRecipient(plan: RecipientPlan, config: AppConfig): { rows: N
       if (channel.mandatory || channelIndex === 0) problems.push(resolved.problem);
       return;
     }
-    const id = randomUUID();
+    const id = uuidv7();
     const rendered = renderChannel(channel, plan.variables, { publicUrl: config.api.publicUrl, messageId: id, newCode: newShortCode });
     const sender = messageSender(channel);
     const price = routePricePerPart(config.priceTable, config.providers, channel.channel, sender, resolved.country);
