@@ -1,4 +1,7 @@
 // The API process on its own (docker-compose `api` service): needs DATABASE_URL and TEMPORAL_ADDRESS.
+// With API_PROCESSES=N it forks N processes that share the port (Node's cluster): each request is
+// handled by one of them, so the API uses N cores.
+import cluster from 'node:cluster';
 import pino from 'pino';
 import { loadConfig } from '../core/config';
 import { startFailure } from '../core/config-error';
@@ -9,11 +12,40 @@ async function main() {
   const config = loadConfig();
   const logger = pino({ level: config.logLevel });
   if (!config.databaseUrl || !config.temporal.address) throw new Error('DATABASE_URL and TEMPORAL_ADDRESS are required (npm start runs everything embedded)');
-  await migrate(config.databaseUrl);
+  if (cluster.isPrimary) await migrate(config.databaseUrl);
+  if (cluster.isPrimary && config.api.processes > 1) {
+    await superviseProcesses(config.api.processes, logger);
+    return;
+  }
   const api = await startApi(config, logger);
-  logger.info({ url: api.url }, 'API listening');
+  if (cluster.isPrimary) logger.info({ url: api.url }, 'API listening');
   const stop = async () => {
     await api.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+/** Forks the API processes and keeps them running: one that dies is replaced; a stop signal stops
+ * them all. */
+async function superviseProcesses(count: number, logger: pino.Logger): Promise<void> {
+  let stopping = false;
+  const fork = () => cluster.fork();
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    logger.error({ pid: worker.process.pid, code, signal }, 'API process exited; starting another');
+    setTimeout(fork, 1000);
+  });
+  for (let i = 0; i < count; i++) fork();
+  let listening = 0;
+  cluster.on('listening', (_worker, address) => {
+    if (++listening === count) logger.info({ url: `http://${address.address ?? 'localhost'}:${address.port}`, processes: count }, 'API listening');
+  });
+  const stop = async () => {
+    stopping = true;
+    const workers = Object.values(cluster.workers ?? {});
+    await Promise.all(workers.map((w) => new Promise<void>((resolve) => (w!.isDead() ? resolve() : (w!.once('exit', () => resolve()), w!.process.kill('SIGTERM'))))));
     process.exit(0);
   };
   process.once('SIGINT', stop);

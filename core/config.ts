@@ -25,7 +25,8 @@ export interface AppConfig {
   };
   /** Task queue for task workflows and control activities. */
   orchestratorTaskQueue: string;
-  api: { host: string; port: number; publicUrl: string };
+  /** `processes`: API processes sharing the port (Node's cluster), for more than one core's worth of requests. */
+  api: { host: string; port: number; publicUrl: string; processes: number };
   /** Bootstrap admin key: always accepted with the admin role. */
   adminApiKey: string;
   adminApiKeyIsDevDefault: boolean;
@@ -106,7 +107,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       uiUrl: (env.TEMPORAL_UI_URL || 'http://localhost:8233').replace(/\/$/, ''),
     },
     orchestratorTaskQueue: env.TEMPORAL_TASK_QUEUE || 'orchestrator',
-    api: { host, port, publicUrl: (env.PUBLIC_URL || `http://localhost:${port}`).replace(/\/$/, '') },
+    api: { host, port, publicUrl: (env.PUBLIC_URL || `http://localhost:${port}`).replace(/\/$/, ''), processes: Math.max(1, Math.min(64, intFromEnv(env, 'API_PROCESSES', 1))) },
     adminApiKey: adminApiKey || DEV_ADMIN_API_KEY,
     adminApiKeyIsDevDefault: !adminApiKey,
     webhookSecret: webhookSecret || 'dev-webhook-secret',

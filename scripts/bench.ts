@@ -12,9 +12,8 @@ import path from 'node:path';
 import fs from 'node:fs';
 import pino from 'pino';
 import { Worker } from '@temporalio/worker';
-import http from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { connectTemporalClient, startApi } from '../api/server';
+import { connectTemporalClient } from '../api/server';
 import { startTaskWorkflow } from '../workflows/client';
 import { SandboxProvider } from '../activities/channels/sandbox';
 import { loadConfig } from '../core/config';
@@ -26,6 +25,8 @@ import { benchImport, benchNaiveImport } from './bench/import';
 import { benchSmtpCampaign } from './bench/smtp-campaign';
 import { seedSmsCampaign } from './bench/seed-campaign';
 import { benchSmppCampaign } from './bench/smpp-campaign';
+import { benchApi, type ApiFigures } from './bench/api';
+import { statementProfile } from './bench/statement-profile';
 import { createDatabase, dropDatabase, startEmbeddedPostgres } from './services/postgres';
 import { startTemporalDevServer } from './services/temporal-server';
 
@@ -36,8 +37,16 @@ function arg(name: string, fallback: number): number {
 const RECIPIENTS = arg('recipients', 100_000);
 const BASELINE = arg('baseline', 2_000);
 const KEEP = process.argv.includes('--keep');
+/** `--engine-only`: only the campaign, for profiling runs. */
+const ENGINE_ONLY = process.argv.includes('--engine-only');
 const API_REQUESTS = arg('api-requests', 5_000);
 const API_CONCURRENCY = arg('api-concurrency', 64);
+/** `--api N`: only the API benchmark, N requests. */
+const API_ONLY = arg('api', 0);
+const API_PROCESSES = arg('api-processes', 2);
+/** Figures measured before the performance work (issue #12, this machine, machine's PostgreSQL 15):
+ * the bench prints each new figure's ratio to them. */
+const BEFORE = { engine100kPerSecond: 3827, engine1mPerSecond: 2929, apiPerSecond: 227, apiP99Ms: 1300, emailsPerSecond: 381 };
 /** `--import N`: only the task-file import benchmark, with an N-row file. */
 const IMPORT_ROWS = arg('import', 0);
 const IMPORT_BASELINE = arg('import-baseline', 20_000);
@@ -73,7 +82,7 @@ async function main() {
     process.exitCode = code ?? 1;
     return;
   }
-  installWorkerRuntime('error');
+  await installWorkerRuntime('error');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'notif-bench-'));
   const cleanups: (() => Promise<unknown>)[] = [];
   let baseUrl = process.env.DATABASE_URL;
@@ -87,6 +96,11 @@ async function main() {
   if (!KEEP) cleanups.push(() => dropDatabase(baseUrl!, dbName));
   await migrate(databaseUrl);
   process.env.BENCH_DATABASE_URL = databaseUrl;
+  if (process.env.BENCH_SQL) {
+    const p = createPool(databaseUrl, 1);
+    await p.query(process.env.BENCH_SQL);
+    await p.end();
+  }
   let temporalAddress = process.env.TEMPORAL_ADDRESS;
   if (!temporalAddress) {
     // Same persistence as `npm start`: SQLite file with WAL and synchronous=OFF.
@@ -114,6 +128,12 @@ async function main() {
         `(${((naive.heapGrowth / naive.rows) * IMPORT_ROWS / 1024 / 1024 / 1024).toFixed(1)} GB at ${IMPORT_ROWS} rows) → import / naive: ${(figures.rowsPerSecond / naive.rowsPerSecond).toFixed(1)}×\n` +
         `targets (DESIGN.md): 1,000,000 rows in ≤ 60 s under 512 MB\n`,
     );
+    await finish();
+    return;
+  }
+  if (API_ONLY > 0) {
+    const f = await benchApi({ databaseUrl, temporalAddress, requests: API_ONLY, concurrency: API_CONCURRENCY, processes: API_PROCESSES, say: (l) => process.stdout.write(l) });
+    process.stdout.write(`\n${apiLine(f)}\nmachine: ${os.cpus().length} cores\n`);
     await finish();
     return;
   }
@@ -184,19 +204,33 @@ async function main() {
     };
   }
 
-  const engine = await measure('engine', RECIPIENTS, (taskId) => startTaskWorkflow(client, config, { id: taskId, name: 'bench', templateId: null }));
+  const statements = await statementProfile(pool);
+  const engine = await measure('engine', RECIPIENTS, async (taskId) => {
+    await statements.reset();
+    return startTaskWorkflow(client, config, { id: taskId, name: 'bench', templateId: null });
+  });
   const engineRss = peakRss;
+  process.stdout.write(await statements.report(RECIPIENTS));
+  if (ENGINE_ONLY) {
+    process.stdout.write(`engine: ${engine.recipients} messages in ${engine.seconds.toFixed(1)} s, ${engine.perSecond.toFixed(0)} msg/s, ${engine.historyEvents} history events, peak RSS ${mb(engineRss)}: ${JSON.stringify(engine.final)}\n`);
+    await workers.shutdown();
+    naiveWorker.shutdown();
+    await naiveRun;
+    await connection.close();
+    await client.connection.close();
+    await finish();
+    return;
+  }
   const naive = await measure('naive baseline', BASELINE, async (taskId) => {
     const workflowId = `naive-${taskId}`;
     await client.workflow.start('naiveCampaignWorkflow', { workflowId, taskQueue: 'bench-naive', args: [taskId] });
     return workflowId;
   });
 
-  // POST /api/v1/notifications under load: the API in this process, a keep-alive client.
-  const api = await startApi({ ...config, api: { ...config.api, port: 0 } }, logger);
-  const apiFigures = await loadApi(api.url, config.adminApiKey);
+  // POST /api/v1/notifications as deployed: API, worker and load generator in processes of their own.
+  await workers.shutdown();
+  const apiFigures = await benchApi({ databaseUrl, temporalAddress, requests: API_REQUESTS, concurrency: API_CONCURRENCY, processes: API_PROCESSES, say: (l) => process.stdout.write(l) });
   const naiveStarts = await measureWorkflowStarts(client, config, Math.min(API_REQUESTS, 2000));
-  await api.close();
 
   const line = (label: string, f: Figures) =>
     `${label.padEnd(16)} ${String(f.recipients).padStart(9)} ${f.seconds.toFixed(1).padStart(9)} ${f.perSecond.toFixed(0).padStart(10)} ${String(f.firstMessageMs).padStart(10)} ${String(f.historyEvents).padStart(9)}   ${JSON.stringify(f.final)}`;
@@ -204,16 +238,13 @@ async function main() {
   process.stdout.write(`${'run'.padEnd(16)} ${'messages'.padStart(9)} ${'seconds'.padStart(9)} ${'msg/s'.padStart(10)} ${'first ms'.padStart(10)} ${'events'.padStart(9)}   final statuses\n`);
   process.stdout.write(`${line('engine', engine)}\n${line('naive baseline', naive)}\n`);
   process.stdout.write(`engine / naive throughput: ${(engine.perSecond / naive.perSecond).toFixed(1)}×; history events per 1,000 messages: engine ${((engine.historyEvents / engine.recipients) * 1000).toFixed(2)}, naive ${((naive.historyEvents / naive.recipients) * 1000).toFixed(0)}\n`);
-  process.stdout.write(
-    `POST /api/v1/notifications: ${apiFigures.requests} requests at concurrency ${API_CONCURRENCY}: ${apiFigures.perSecond.toFixed(0)} req/s, p50 ${apiFigures.p50.toFixed(1)} ms, p99 ${apiFigures.p99.toFixed(1)} ms, ${apiFigures.accepted} accepted (202), all final after ${apiFigures.finalSeconds.toFixed(1)} s: ${JSON.stringify(apiFigures.final)}\n`,
-  );
+  process.stdout.write(`${apiLine(apiFigures)}\n`);
   process.stdout.write(
     `naive per-request workflow start (the cost a start per send would add): ${naiveStarts.toFixed(0)} starts/s at the same concurrency → API / naive: ${(apiFigures.perSecond / naiveStarts).toFixed(1)}×\n`,
   );
   process.stdout.write(`peak RSS (API-less worker process, Postgres and Temporal excluded): ${mb(engineRss)} during the engine run, ${mb(peakRss)} overall\n`);
   process.stdout.write(`machine: ${os.cpus().length} cores, ${mb(os.totalmem())}; ${KEEP ? `database kept: ${dbName}` : ''}\n`);
 
-  await workers.shutdown();
   naiveWorker.shutdown();
   await naiveRun;
   await connection.close();
@@ -221,60 +252,15 @@ async function main() {
   await finish();
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-}
-
-async function loadApi(url: string, key: string) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: API_CONCURRENCY });
-  const post = (path: string, body: unknown) =>
-    new Promise<{ status: number; body: any; ms: number }>((resolve, reject) => {
-      const started = performance.now();
-      const data = JSON.stringify(body);
-      const req = http.request(`${url}${path}`, { method: 'POST', agent, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, (res) => {
-        let text = '';
-        res.on('data', (c) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : null, ms: performance.now() - started }));
-      });
-      req.on('error', reject);
-      req.end(data);
-    });
-  const sender = await post('/api/v1/senders', { name: 'BENCH', channel: 'sms' });
-  await post(`/api/v1/senders/${sender.body.id}/approve`, {});
-  const template = await post('/api/v1/templates', { name: 'bench', channels: [{ channel: 'sms', sender: 'BENCH', text: 'Hi {name}', lifetimeMinutes: 10 }] });
-  const latencies: number[] = [];
-  const taskIds: string[] = [];
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: API_CONCURRENCY }, async () => {
-      while (next < API_REQUESTS) {
-        const i = next++;
-        const res = await post('/api/v1/notifications', { templateId: template.body.id, recipients: [{ phone: `+7999${String(i).padStart(6, '0')}0`, variables: { name: 'A' } }] });
-        latencies.push(res.ms);
-        if (res.status === 202) taskIds.push(res.body.taskId);
-      }
-    }),
+/** The API benchmark's line, with the ratio to the issue's figure (#12: 205–227 req/s, p99 1.3–1.6 s). */
+function apiLine(f: ApiFigures): string {
+  return (
+    `POST /api/v1/notifications (1 recipient; API in ${f.processes} process(es), worker and load generator in processes of their own; concurrency ${f.concurrency}): ` +
+    `${f.requests} requests, ${f.perSecond.toFixed(0)} req/s (${(f.perSecond / BEFORE.apiPerSecond).toFixed(1)}× the ${BEFORE.apiPerSecond} before), p50 ${f.p50.toFixed(1)} ms, p90 ${f.p90.toFixed(1)} ms, p99 ${f.p99.toFixed(1)} ms, max ${f.max.toFixed(0)} ms; ` +
+    `answers ${JSON.stringify(f.statuses)}; every send final ${f.finalSeconds.toFixed(1)} s after the first request: ${JSON.stringify(f.final)} (warm-up included)\n` +
+    `  peak RSS: API ${mb(f.apiPeakRss)} per process (${mb(f.apiTotalPeakRss)} all), worker ${mb(f.workerPeakRss)}; CPU during the load: API ${f.apiCpuSeconds.toFixed(1)} s, worker ${f.workerCpuSeconds.toFixed(1)} s\n` +
+    `  targets (DESIGN.md): ≥ 1,000 req/s, p99 ≤ 100 ms, API < 256 MB`
   );
-  const seconds = (performance.now() - t0) / 1000;
-  latencies.sort((a, b) => a - b);
-  agent.destroy();
-  return { requests: API_REQUESTS, accepted: taskIds.length, perSecond: API_REQUESTS / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), ...(await waitFinal(taskIds, t0)) };
-}
-
-async function waitFinal(taskIds: string[], t0: number) {
-  const pool = createPool(process.env.BENCH_DATABASE_URL!, 2);
-  try {
-    for (;;) {
-      const { rows } = await pool.query(`select count(*)::int as open from tasks where id = any($1::uuid[]) and status <> 'completed'`, [taskIds]);
-      if (rows[0].open === 0) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    const counts = await pool.query('select status, count(*)::int as n from messages where task_id = any($1::uuid[]) group by status', [taskIds]);
-    return { finalSeconds: (performance.now() - t0) / 1000, final: Object.fromEntries(counts.rows.map((r) => [r.status, r.n])) };
-  } finally {
-    await pool.end();
-  }
 }
 
 /** Workflow starts per second at the API's concurrency: the floor a start-per-request API pays. */

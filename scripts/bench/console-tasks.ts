@@ -15,17 +15,16 @@
  * 4. prints the built bundle's size (each .js/.css in console/dist/assets, raw and gzip -9).
  * Without TEMPORAL_ADDRESS a Temporal dev server is started (the API connects to one).
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { Client } from 'pg';
 import { chromium } from 'playwright-core';
 import { migrate } from '../../db/orm';
 import { CONSOLE_BUILD, ensureConsoleBuilt } from '../console-build';
-import { createDatabase, dropDatabase, freePort } from '../services/postgres';
+import { createDatabase, dropDatabase } from '../services/postgres';
 import { startTemporalDevServer } from '../services/temporal-server';
+import { startApiProcess } from './processes';
 
 const argValue = (name: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -37,7 +36,6 @@ const KEEP = process.argv.includes('--keep');
 const ADMIN_KEY = 'bench-console-admin-key';
 const DATABASE = 'notif_console_bench';
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const ROOT = path.resolve(__dirname, '..', '..');
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -60,26 +58,6 @@ async function seedTasks(db: Client, count: number): Promise<void> {
        (values ('DELIVERED', 80), ('UNDELIVERED', 12), ('SENT', 5), ('ERROR', 3)) s(status, share)`,
   );
   await db.query('analyze tasks; analyze task_counts');
-}
-
-function get(port: number, pathname: string): Promise<number> {
-  return new Promise((resolve) => {
-    http
-      .get({ host: '127.0.0.1', port, path: pathname }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      })
-      .on('error', () => resolve(0));
-  });
-}
-
-async function waitForHealth(port: number): Promise<void> {
-  const until = Date.now() + 60_000;
-  while (Date.now() < until) {
-    if ((await get(port, '/health')) === 200) return;
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error('the API did not become healthy in 60 s');
 }
 
 function bundleSizes(): void {
@@ -124,18 +102,9 @@ async function main() {
       cleanups.unshift(() => temporal.teardown());
       temporalAddress = temporal.address;
     }
-    const port = await freePort();
-    const api = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'api', 'main.ts')], {
-      cwd: ROOT,
-      env: { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, PORT: String(port), ADMIN_API_KEY: ADMIN_KEY, LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
-    const exited = new Promise((resolve) => api.once('exit', resolve));
-    cleanups.unshift(async () => {
-      api.kill('SIGTERM');
-      await exited;
-    });
-    await waitForHealth(port);
+    const api = await startApiProcess({ DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, ADMIN_API_KEY: ADMIN_KEY });
+    cleanups.unshift(() => api.stop());
+    const { port } = api;
 
     const browser = await chromium.launch({
       executablePath: CHROMIUM,

@@ -11,7 +11,6 @@
  * must wait for it, not buffer); `--verify` reads the file back and counts its rows.
  * Without TEMPORAL_ADDRESS a Temporal dev server is started (the API connects to one).
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -19,8 +18,9 @@ import path from 'node:path';
 import ExcelJS from 'exceljs';
 import { Client } from 'pg';
 import { migrate } from '../../db/orm';
-import { createDatabase, dropDatabase, freePort } from '../services/postgres';
+import { createDatabase, dropDatabase } from '../services/postgres';
 import { startTemporalDevServer } from '../services/temporal-server';
+import { memoryOf, startApiProcess } from './processes';
 import { seedMessageLog } from './seed-message-log';
 
 const argValue = (name: string) => {
@@ -33,17 +33,9 @@ const VERIFY = process.argv.includes('--verify');
 const KEEP = process.argv.includes('--keep');
 const ADMIN_KEY = 'bench-export-admin-key';
 const DATABASE = 'notif_export_bench';
-const ROOT = path.resolve(__dirname, '..', '..');
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
-
-/** Resident memory of a process, now and its high-water mark, from /proc (Linux). */
-function memoryOf(pid: number): { rss: number; hwm: number } {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) * 1024;
-  return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
-}
 
 async function main() {
   const baseUrl = process.env.DATABASE_URL;
@@ -67,32 +59,24 @@ async function main() {
       cleanups.unshift(() => temporal.teardown());
       temporalAddress = temporal.address;
     }
-    const port = await freePort();
-    const api = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'api', 'main.ts')], {
-      cwd: ROOT,
-      env: { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, PORT: String(port), ADMIN_API_KEY: ADMIN_KEY, LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
-    const exited = new Promise((resolve) => api.once('exit', resolve));
-    cleanups.unshift(async () => {
-      api.kill('SIGTERM');
-      await exited;
-    });
-    await waitForHealth(port);
+    const api = await startApiProcess({ DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, ADMIN_API_KEY: ADMIN_KEY });
+    cleanups.unshift(() => api.stop());
+    const { port } = api;
+    const apiPid = api.child.pid!;
 
     const from = new Date(Date.now() - 11 * 86_400_000).toISOString();
     // Warm-up: the first export loads ExcelJS and the query plan; its memory is not the export's.
     await download(port, `/api/v1/messages/export.xlsx?from=${from}&to=${new Date(Date.now() - 10 * 86_400_000 + 60_000).toISOString()}`);
-    const before = memoryOf(api.pid!);
+    const before = memoryOf(apiPid);
     // Reset the kernel's high-water mark, so VmHWM is this download's peak (Linux ≥ 4.0).
-    fs.writeFileSync(`/proc/${api.pid}/clear_refs`, '5');
+    fs.writeFileSync(`/proc/${apiPid}/clear_refs`, '5');
     let sampledPeak = before.rss;
     let received = 0;
-    const sampler = setInterval(() => (sampledPeak = Math.max(sampledPeak, memoryOf(api.pid!).rss)), 20);
+    const sampler = setInterval(() => (sampledPeak = Math.max(sampledPeak, memoryOf(apiPid).rss)), 20);
     // Every 10 s: how far the download is and the API's memory, to see whether it stays flat.
     const exportStarted = Date.now();
     const progress = setInterval(() => {
-      const { rss } = memoryOf(api.pid!);
+      const { rss } = memoryOf(apiPid);
       say(`  ${((Date.now() - exportStarted) / 1000).toFixed(0).padStart(3)} s: ${mb(received).padStart(7)} received, API RSS ${mb(rss)}`);
     }, 10_000);
     const file = path.join(os.tmpdir(), `messages-export-bench-${process.pid}.xlsx`);
@@ -100,7 +84,7 @@ async function main() {
     const result = await download(port, `/api/v1/messages/export.xlsx?from=${from}`, file, CLIENT_MBPS, (bytes) => (received = bytes));
     clearInterval(sampler);
     clearInterval(progress);
-    const after = memoryOf(api.pid!);
+    const after = memoryOf(apiPid);
 
     say(`export of ${ROWS.toLocaleString('en')} rows${CLIENT_MBPS ? ` read at ${CLIENT_MBPS} MB/s` : ''}: ${result.status}, ${mb(result.bytes)}`);
     say(`  time to first byte  ${result.firstByteMs.toFixed(0)} ms`);
@@ -150,18 +134,6 @@ async function listLatencies(port: number, from: string, databaseUrl: string): P
     const at = (q: number) => times[Math.min(times.length - 1, Math.ceil(q * times.length) - 1)]!;
     say(`  ${label.padEnd(32)} p50 ${at(0.5).toFixed(1).padStart(7)} ms   p99 ${at(0.99).toFixed(1).padStart(7)} ms`);
   }
-}
-
-async function waitForHealth(port: number): Promise<void> {
-  const until = Date.now() + 60_000;
-  while (Date.now() < until) {
-    const ok = await new Promise<boolean>((resolve) => {
-      http.get({ host: '127.0.0.1', port, path: '/health' }, (res) => (res.resume(), resolve(res.statusCode === 200))).on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error('the API did not become healthy within 60 s');
 }
 
 /** Downloads `url`, optionally to `file` and at most `mbps` MB/s, timing the first byte and the end. */

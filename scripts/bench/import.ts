@@ -4,13 +4,12 @@
  * on a smaller file in the same run. Prints rows/s, the time until the task is `created`, and the
  * API process's peak RSS (read from /proc: the API runs as a process of its own).
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import ExcelJS from 'exceljs';
 import type { Pool } from 'pg';
-import { freePort } from '../services/postgres';
+import { memoryOf, startApiProcess } from './processes';
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 const ADMIN_KEY = 'bench-admin-key';
@@ -27,13 +26,6 @@ export async function writeSmsTaskFile(file: string, rows: number, sender: strin
   await workbook.commit();
 }
 
-/** Peak resident set size of a process so far (VmHWM), in bytes. */
-function peakRssOf(pid: number): number {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const match = /VmHWM:\s+(\d+) kB/.exec(status);
-  return match ? Number(match[1]) * 1024 : 0;
-}
-
 export interface ImportFigures {
   rows: number;
   seconds: number;
@@ -46,27 +38,9 @@ export interface ImportFigures {
 
 /** Uploads a file through an API process of its own and measures it. */
 export async function benchImport(args: { databaseUrl: string; temporalAddress: string; tmp: string; rows: number }): Promise<ImportFigures> {
-  const root = path.resolve(__dirname, '..', '..');
-  const port = await freePort();
-  const api = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'api', 'main.ts')], {
-    cwd: root,
-    env: { ...process.env, DATABASE_URL: args.databaseUrl, TEMPORAL_ADDRESS: args.temporalAddress, PORT: String(port), ADMIN_API_KEY: ADMIN_KEY, LOG_LEVEL: 'warn', TASK_UPLOAD_MAX_MB: '1024' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const api = await startApiProcess({ DATABASE_URL: args.databaseUrl, TEMPORAL_ADDRESS: args.temporalAddress, ADMIN_API_KEY: ADMIN_KEY, TASK_UPLOAD_MAX_MB: '1024' });
+  const { port } = api;
   try {
-    // Ready when its health check answers.
-    await new Promise<void>((resolve, reject) => {
-      let output = '';
-      api.stdout!.on('data', (c) => (output += String(c)));
-      api.stderr!.on('data', (c) => (output += String(c)));
-      const poll = setInterval(() => {
-        fetch(`http://127.0.0.1:${port}/health`).then(
-          (r) => r.ok && (clearInterval(poll), resolve()),
-          () => undefined,
-        );
-      }, 200);
-      api.once('exit', (code) => (clearInterval(poll), reject(new Error(`API exited (${code}): ${output}`))));
-    });
     const base = `http://127.0.0.1:${port}/api/v1`;
     const headers = { authorization: `Bearer ${ADMIN_KEY}` };
     const json = async (url: string, body?: unknown) => {
@@ -101,10 +75,9 @@ export async function benchImport(args: { databaseUrl: string; temporalAddress: 
     const body = (await res.json()) as { total?: number; rejected?: number; error?: unknown };
     if (res.status !== 201) throw new Error(`upload answered ${res.status}: ${JSON.stringify(body)}`);
     fs.rmSync(file, { force: true });
-    return { rows: args.rows, seconds, rowsPerSecond: args.rows / seconds, peakRss: peakRssOf(api.pid!), fileBytes, total: body.total!, rejected: body.rejected! };
+    return { rows: args.rows, seconds, rowsPerSecond: args.rows / seconds, peakRss: memoryOf(api.child.pid!).hwm, fileBytes, total: body.total!, rejected: body.rejected! };
   } finally {
-    api.kill('SIGTERM');
-    await new Promise((resolve) => api.once('exit', resolve));
+    await api.stop();
   }
 }
 

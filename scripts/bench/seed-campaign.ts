@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
+import { sqlUuidv7 } from '../../db/ids';
 import { inTransaction } from '../../db/pool';
 import { taskWorkflowId } from '../../workflows/definitions';
 
@@ -47,7 +48,7 @@ export async function seedSmsCampaign(
       // CREATED rows need no event row: the registration is the row (db/messages.ts#messageEvents).
       `insert into messages (id, task_id, group_id, send_id, seq, channel, channel_index, optional, released, status,
          sender, recipient, text, parts, cost, lifetime_seconds)
-       select gen_random_uuid(), $1::uuid, gen_random_uuid(), $1::text || ':' || g || ':sms', g, 'sms', 0, false, true, 'CREATED',
+       select ${sqlUuidv7('g')}, $1::uuid, ${sqlUuidv7('g')}, $1::text || ':' || g || ':sms', g, 'sms', 0, false, true, 'CREATED',
          $2, '+7999' || lpad(g::text, 6, '0') || $5::text, 'Your order is ready', 1, 0.05, $3
        from generate_series(1, $4::int) g`,
       [taskId, options.sender ?? 'ACME', options.lifetimeSeconds ?? 3600, options.recipients, options.lastDigit ?? 0],

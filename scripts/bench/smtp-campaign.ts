@@ -10,6 +10,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { sqlUuidv7 } from '../../db/ids';
 import path from 'node:path';
 import type { NativeConnection } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
@@ -48,13 +49,13 @@ export async function seedEmailCampaign(pool: Pool, options: { recipients: numbe
     await client.query(
       `insert into messages (id, task_id, group_id, send_id, seq, channel, channel_index, optional, released, status,
          sender, recipient, text, payload, parts, cost, lifetime_seconds)
-       select id, $1::uuid, gen_random_uuid(), $1::text || ':' || g || ':email', g, 'email', 0, false, true, 'CREATED',
+       select id, $1::uuid, ${sqlUuidv7('g')}, $1::text || ':' || g || ':email', g, 'email', 0, false, true, 'CREATED',
          $2, 'user' || g || '@bench.example',
          '<html><body><p>Hello user ' || g || ',</p><p>Your order ' || g || ' is on its way.</p>'
            || '<p><a href="' || $5 || '/l/' || lpad(g::text, 10, 'A') || '">Track your order</a></p>'
            || '<img src="' || $5 || '/o/' || id || '.gif" width="1" height="1" alt=""></body></html>',
          jsonb_build_object('subject', 'Your order ' || g || ' is on its way'), 1, 0.001, $3
-       from (select g, gen_random_uuid() as id from generate_series(1, $4::int) g) s`,
+       from (select g, ${sqlUuidv7('g')} as id from generate_series(1, $4::int) g) s`,
       [taskId, options.sender, options.lifetimeSeconds ?? 3600, options.recipients, options.publicUrl],
     );
   });

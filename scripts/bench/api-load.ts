@@ -1,0 +1,62 @@
+/**
+ * The load generator of the API benchmark, run as a process of its own so that it never shares the
+ * API's event loop: `--url --key --template --requests --concurrency --offset`. Sends
+ * `POST /api/v1/notifications` (one recipient each, distinct numbers) over keep-alive connections
+ * and prints one JSON line: requests, answers by status, requests/s, p50/p90/p99/max in ms.
+ */
+import http from 'node:http';
+import { performance } from 'node:perf_hooks';
+
+function arg(name: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) throw new Error(`--${name} is required`);
+  return process.argv[i + 1]!;
+}
+
+async function main() {
+  const url = new URL(arg('url'));
+  const key = arg('key');
+  const templateId = arg('template');
+  const requests = Number(arg('requests'));
+  const concurrency = Number(arg('concurrency'));
+  const offset = Number(arg('offset'));
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const post = (body: string) =>
+    new Promise<{ status: number; ms: number }>((resolve, reject) => {
+      const started = performance.now();
+      const req = http.request(
+        { host: url.hostname, port: url.port, path: '/api/v1/notifications', method: 'POST', agent, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - started }));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  const latencies: number[] = [];
+  const statuses: Record<string, number> = {};
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < requests) {
+        const i = offset + next++;
+        const phone = `+7999${String(i).padStart(6, '0')}0`;
+        const res = await post(JSON.stringify({ templateId, recipients: [{ phone, variables: { name: 'A' } }] }));
+        latencies.push(res.ms);
+        statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  latencies.sort((a, b) => a - b);
+  const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
+  agent.destroy();
+  process.stdout.write(`${JSON.stringify({ requests, statuses, seconds, perSecond: requests / seconds, p50: at(50), p90: at(90), p99: at(99), max: latencies[latencies.length - 1] ?? 0 })}\n`);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

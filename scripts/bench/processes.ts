@@ -1,0 +1,90 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { freePort } from '../services/postgres';
+
+/** The repository's root: benchmarks run the product's own entry points from it. */
+export const ROOT = path.resolve(__dirname, '..', '..');
+
+export interface BenchProcess {
+  child: ChildProcess;
+  /** Stops it (SIGTERM) and waits until it exited. */
+  stop(): Promise<void>;
+}
+
+/** Runs one of the product's entry points (e.g. `api/main.ts`) as a process of its own, the way it
+ * is deployed, with `env` added to this process's environment. Its output is passed through.
+ * With BENCH_PROFILE_DIR set, it writes a CPU profile there when it exits (open it in Chrome's
+ * DevTools, or summarise it with `scripts/bench/profile-top.ts`). */
+export function startNodeProcess(script: string, env: Record<string, string>, args: string[] = []): BenchProcess {
+  const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_PROFILE_DIR)}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', path.join(ROOT, script), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    child,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** An API process of its own (`api/main.ts`) on a free port, answering `/health` when this resolves. */
+export async function startApiProcess(env: Record<string, string>): Promise<BenchProcess & { port: number }> {
+  const port = await freePort();
+  const api = startNodeProcess('api/main.ts', { LOG_LEVEL: 'warn', ...env, PORT: String(port) });
+  await waitForHealth(port, api.child);
+  return { ...api, port };
+}
+
+/** Waits until `/health` answers 200 (60 s at most), failing at once if the process exits. */
+export async function waitForHealth(port: number, child?: ChildProcess): Promise<void> {
+  const until = Date.now() + 60_000;
+  while (Date.now() < until) {
+    if (child && child.exitCode !== null) throw new Error(`the process exited (${child.exitCode}) before it was healthy`);
+    const ok = await fetch(`http://127.0.0.1:${port}/health`).then(
+      (res) => res.ok,
+      () => false,
+    );
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error('the API did not become healthy in 60 s');
+}
+
+/** Resident memory now and its high-water mark, from /proc (Linux). */
+export function memoryOf(pid: number): { rss: number; hwm: number } {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) * 1024;
+    return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+  } catch {
+    return { rss: 0, hwm: 0 };
+  }
+}
+
+/** A process and its children (e.g. the API's cluster workers), by pid. */
+export function processTree(pid: number): number[] {
+  const children = (() => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
+  })();
+  return [pid, ...children.flatMap(processTree)];
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+export function cpuSecondsOf(pid: number): number {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
