@@ -9,8 +9,8 @@ import { nextWindowOpening } from '../../core/send-window';
 import { routePricePerPart } from '../../core/providers';
 import { messageCost, smsInfo } from '../../core/sms';
 import type { TemplateRecord } from '../../db/entities';
-import { BULK_CHUNK, insertMessages, MESSAGE_INSERT_PARAMS, type NewMessage, type Queryable } from '../../db/messages';
-import { STREAM_TASK_TYPE } from '../../db/scope';
+import { BULK_CHUNK, type NewMessage } from '../../db/messages';
+import { sendWriter, writeSends, type NewSend } from '../../db/sends';
 import { streamWorkflowId } from '../../workflows/definitions';
 import { HttpError, unprocessable, type ErrorDetail } from '../errors';
 import type { RecipientInput, TemplateChannel } from '../schemas';
@@ -240,40 +240,29 @@ export async function recordSend(
     taskId,
     messages: rows.map((m) => ({ id: m.id, channel: m.channel, recipient: m.recipient, status: m.status, optional: m.optional })),
   };
-  /** The task, its timeline and the messages: one statement for up to 1,000 messages. */
-  const writeTask = async (db: Queryable) => {
-    const p = (n: number) => `$${MESSAGE_INSERT_PARAMS + n}`;
-    const events: { kind: string; detail: Record<string, unknown> }[] = [
-      { kind: 'created', detail: { source: 'api', recipients: req.recipients.length, messages: rows.length } },
-      { kind: 'started', detail: {} },
-    ];
-    const delayedUntil = rows.find((m) => m.delayedStartAt)?.delayedStartAt;
-    if (delayedUntil) events.push({ kind: 'waiting_for_window', detail: { until: delayedUntil.toISOString() } });
-    await insertMessages(db, rows, 'api', {
-      ctes: `new_task as (
-          insert into tasks (id, name, type, status, template_id, timezone, send_windows, total, workflow_id, created_by, started_at)
-          values (${p(1)}, ${p(2)}, '${STREAM_TASK_TYPE}', 'in_progress', ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}, now())
-          returning id),
-        new_task_events as (
-          insert into task_events (task_id, kind, detail)
-          select new_task.id, e.kind, e.detail from new_task, unnest(${p(9)}::text[], ${p(10)}::jsonb[]) with ordinality as e(kind, detail, n)
-          order by e.n)`,
-      params: [
-        taskId,
-        `${req.template.name} (API)`,
-        req.template.id,
-        req.template.timezone,
-        JSON.stringify(req.template.sendWindows),
-        req.recipients.length,
-        streamWorkflowId(config.orchestratorTaskQueue),
-        req.createdBy,
-        events.map((e) => e.kind),
-        events.map((e) => JSON.stringify(e.detail)),
+  const delayedUntil = rows.find((m) => m.delayedStartAt)?.delayedStartAt;
+  const send: NewSend = {
+    task: {
+      id: taskId,
+      name: `${req.template.name} (API)`,
+      templateId: req.template.id,
+      timezone: req.template.timezone,
+      sendWindows: req.template.sendWindows,
+      total: req.recipients.length,
+      workflowId: streamWorkflowId(config.orchestratorTaskQueue),
+      createdBy: req.createdBy,
+      events: [
+        { kind: 'created', detail: { source: 'api', recipients: req.recipients.length, messages: rows.length } },
+        { kind: 'started', detail: {} },
+        ...(delayedUntil ? [{ kind: 'waiting_for_window', detail: { until: delayedUntil.toISOString() } }] : []),
       ],
-    });
+    },
+    rows,
   };
   if (!req.idempotencyKey && rows.length <= BULK_CHUNK) {
-    await writeTask(pool); // a single statement is atomic: no transaction round trips needed
+    // Written with the sends of other requests arriving meanwhile, in one statement: durable when
+    // this resolves, and the 202 only follows it.
+    await sendWriter(pool).write(send);
     return { response, created: true };
   }
   const client = await pool.connect();
@@ -298,7 +287,7 @@ export async function recordSend(
         return { response: stored[0].response as SendResponse, created: false };
       }
     }
-    await writeTask(client);
+    await writeSends(client, [send]);
     if (req.idempotencyKey) {
       await client.query('update idempotency_keys set status_code = 202, response = $3 where api_key_id = $1 and key = $2', [
         req.createdBy,
