@@ -120,43 +120,56 @@ receiptsScheduled.setMaxListeners(0);
 const CARRIER_IDLE_MS = 2000;
 
 /** Delivers the sandbox's due receipts in batches, as a carrier's delivery reports would arrive. It
- * sleeps until the next receipt falls due, so an idle carrier costs a query a second. */
+ * sleeps until the next receipt falls due, so an idle carrier costs a query a second. A backlog is
+ * worked by `concurrency` loops side by side (each takes its own receipts, SKIP LOCKED): one loop
+ * applying every receipt of a fast campaign fell seconds behind the dispatchers. */
 export class SandboxCarrier {
   private running?: Promise<void>;
   private stopped = false;
-  private wake?: () => void;
+  private readonly wakes = new Set<() => void>();
 
   constructor(
     private readonly pool: Pool,
-    private readonly batchSize = 5000,
+    private readonly batchSize = 1000,
+    private readonly concurrency = 3,
   ) {}
 
   start(): void {
-    const onScheduled = () => this.wake?.();
+    const onScheduled = () => this.wakeAll();
     receiptsScheduled.on('scheduled', onScheduled);
-    this.running = (async () => {
-      while (!this.stopped) {
-        let waitMs = CARRIER_IDLE_MS;
-        try {
-          while (!this.stopped && (await this.deliverDue()) === this.batchSize) {
-            // a full batch: more are due, keep going without waiting
-          }
-          waitMs = await this.untilNextDue();
-        } catch {
-          // Postgres briefly unavailable: the receipts stay in the table and go out on a later pass.
-        }
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(done, waitMs);
-          function done() {
-            clearTimeout(timer);
-            resolve();
-          }
-          this.wake = done;
-        });
-        this.wake = undefined;
-      }
+    this.running = Promise.all(Array.from({ length: this.concurrency }, (_, index) => this.loop(index === 0))).then(() => {
       receiptsScheduled.off('scheduled', onScheduled);
-    })();
+    });
+  }
+
+  private wakeAll(): void {
+    for (const wake of [...this.wakes]) wake();
+  }
+
+  /** The first loop also polls while idle (receipts scheduled by another process); the others sleep
+   * until a receipt falls due or one is scheduled here, so idling costs no more than one loop. */
+  private async loop(polls: boolean): Promise<void> {
+    while (!this.stopped) {
+      let waitMs = CARRIER_IDLE_MS;
+      try {
+        while (!this.stopped && (await this.deliverDue()) === this.batchSize) {
+          // a full batch: more are due, keep going without waiting
+        }
+        waitMs = await this.untilNextDue();
+        if (!polls && waitMs >= CARRIER_IDLE_MS) waitMs = 2 ** 31 - 1;
+      } catch {
+        // Postgres briefly unavailable: the receipts stay in the table and go out on a later pass.
+      }
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.wakes.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, waitMs);
+        this.wakes.add(done);
+      });
+    }
   }
 
   /** Milliseconds until the next receipt falls due (at most CARRIER_IDLE_MS). */
@@ -200,7 +213,7 @@ export class SandboxCarrier {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.wake?.();
+    this.wakeAll();
     await this.running;
   }
 }

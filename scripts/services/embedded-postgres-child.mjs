@@ -13,6 +13,11 @@ const pg = new EmbeddedPostgres({
   port: Number(port),
   persistent: true,
   createPostgresUser: true,
+  // The message engine writes every message several times (docs/ARCHITECTURE.md, "Write budget"):
+  // PostgreSQL's defaults (128 MB of buffers, a checkpoint every 1 GB of WAL, each page written in
+  // full after it) are sized for small machines. These fit a development machine and are what a
+  // deployment should start from (README, "PostgreSQL settings").
+  postgresFlags: ['-c', 'shared_buffers=256MB', '-c', 'max_wal_size=4GB', '-c', 'checkpoint_timeout=15min', '-c', 'wal_compression=on'],
   onLog: () => undefined,
   onError: (message) => process.stderr.write(`${String(message)}\n`),
 });
