@@ -35,6 +35,9 @@ const MAX_RETRY_DELAY_MS = 30_000;
  * this often: a slow provider's page stops within this of a pause, a fast one pays nothing. */
 const CONTROL_CHECK_MS = 250;
 
+/** A campaign dispatcher's claim cursor starts over this often (see dispatchChannel). */
+const CURSOR_RESTART_MS = 5000;
+
 export function retryDelayMs(attempts: number, retryAfterMs?: number): number {
   return Math.max(retryAfterMs ?? 0, Math.min(MAX_RETRY_DELAY_MS, 250 * 2 ** Math.max(0, attempts - 1)));
 }
@@ -177,8 +180,8 @@ export function createDispatchActivities(deps: {
     channel: Channel,
     owner: string,
     signal: AbortSignal,
-    options: { partition?: { index: number; count: number }; rotation?: ClaimRotation } = {},
-  ): Promise<{ claimed: number; accepted: number; rejected: number; windowClosed: boolean; retryAt?: number }> {
+    options: { partition?: { index: number; count: number }; rotation?: ClaimRotation; afterSeq?: number } = {},
+  ): Promise<{ claimed: number; accepted: number; rejected: number; windowClosed: boolean; retryAt?: number; lastSeq?: number }> {
     const limiter = limiters.get(channel);
     // With a rate limit, claim no more than a tenth of a second's worth: claimed rows start their
     // lifetime, so they should not wait long for tokens.
@@ -188,7 +191,7 @@ export function createDispatchActivities(deps: {
     const page = await claimForDispatch(pool, { scope, channel, limit: pageSize, owner, ...options });
     if (page.messages.length === 0) return { claimed: 0, accepted: 0, rejected: 0, windowClosed: page.windowClosed };
     const counts = await handOver(page, channel, owner, signal);
-    return { claimed: page.messages.length, ...counts, windowClosed: false };
+    return { claimed: page.messages.length, ...counts, windowClosed: false, lastSeq: page.messages[page.messages.length - 1]!.seq };
   }
 
   return {
@@ -202,15 +205,30 @@ export function createDispatchActivities(deps: {
       const owner = newOwner();
       const stopHeartbeat = keepHeartbeating();
       const result: DispatchResult = { submitted: 0, rejected: 0, windowClosed: false };
+      // Pages are claimed forward from the last one (`afterSeq`); rows behind it that became
+      // claimable again (given back, or due for a retry) are found when the cursor starts over:
+      // every CURSOR_RESTART_MS, and before the dispatcher decides there is nothing left.
+      let afterSeq: number | undefined;
+      let cursorStarted = Date.now();
       try {
         while (!ctx.cancellationSignal.aborted) {
-          const page = await dispatchPage({ taskId: input.taskId }, input.channel, owner, ctx.cancellationSignal, { partition: input.partition });
+          if (Date.now() - cursorStarted >= CURSOR_RESTART_MS) {
+            afterSeq = undefined;
+            cursorStarted = Date.now();
+          }
+          const page = await dispatchPage({ taskId: input.taskId }, input.channel, owner, ctx.cancellationSignal, { partition: input.partition, afterSeq });
           result.submitted += page.accepted;
           result.rejected += page.rejected;
           if (page.claimed === 0) {
+            if (afterSeq !== undefined && !page.windowClosed) {
+              afterSeq = undefined;
+              cursorStarted = Date.now();
+              continue;
+            }
             result.windowClosed = page.windowClosed;
             break;
           }
+          afterSeq = page.lastSeq;
         }
       } finally {
         stopHeartbeat();

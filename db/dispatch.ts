@@ -104,6 +104,11 @@ export async function claimForDispatch(
     owner: string;
     partition?: { index: number; count: number };
     rotation?: ClaimRotation;
+    /** Claim only rows after this `seq` (a campaign's dispatcher moving forward): the rows it
+     * claimed before stay in the dispatch index as dead entries until vacuum, and a claim that
+     * started from the first `seq` each time walked them all — at a million rows, most of the
+     * claim's time. */
+    afterSeq?: number;
   },
 ): Promise<ClaimedPage> {
   const submitBefore = Date.now() + LEASE_SECONDS * 1000 - SUBMIT_MARGIN_MS;
@@ -125,7 +130,7 @@ export async function claimForDispatch(
            and (m.status <> 'QUEUED' or m.owner is null or m.lease_until < clock_timestamp())
            and (m.not_before is null or m.not_before <= clock_timestamp())
            and (m.delivery_end_at is null or m.delivery_end_at > clock_timestamp())
-           and m.seq % $6 = $7
+           and m.seq % $6 = $7 ${args.afterSeq !== undefined ? 'and m.seq > $8' : ''}
          order by m.seq
          limit $3
          for update of m skip locked) c
@@ -150,7 +155,16 @@ export async function claimForDispatch(
      logged as (
        insert into message_events (message_id, status, source) select id, 'QUEUED', 'dispatcher' from claimed where previous <> 'QUEUED')
      select * from claimed order by seq`,
-    [open.map((t) => t.id), args.channel, Math.ceil(args.limit / open.length), args.owner, LEASE_SECONDS, partition.count, partition.index],
+    [
+      open.map((t) => t.id),
+      args.channel,
+      Math.ceil(args.limit / open.length),
+      args.owner,
+      LEASE_SECONDS,
+      partition.count,
+      partition.index,
+      ...(args.afterSeq !== undefined ? [args.afterSeq] : []),
+    ],
   );
   countStatusChanges(rows.filter((r) => r.previous !== 'QUEUED').map((r) => ({ channel: r.channel, status: 'QUEUED' })));
   recordClaimLag(args.channel, rows.map((r) => r.lag_seconds));
@@ -219,7 +233,9 @@ export async function returnClaims(db: Queryable, owner: string, messageIds: rea
 export async function returnLapsedClaims(db: Queryable, scope: { sql: string; params: unknown[] }, limit: number): Promise<number> {
   return returnUnheldRows(
     db,
-    returnUnheldRowsSql(`m.owner is not null and m.lease_until < clock_timestamp() and ${scope.sql}`, `limit ${Number(limit)}`),
+    // now(), not clock_timestamp(): a stable bound is an index range on messages_lease; a volatile
+    // one made every sweep read the whole index.
+    returnUnheldRowsSql(`m.owner is not null and m.lease_until < now() and ${scope.sql}`, `limit ${Number(limit)}`),
     scope.params,
   );
 }

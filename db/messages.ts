@@ -199,14 +199,19 @@ export class MessageCopy {
   private buffer = '';
   /** Short links of the rows written, not stored yet. */
   private links: ShortLinkArrays = [[], [], []];
+  /** Rows written per channel and status, counted on /metrics once the caller committed them. */
+  private readonly written = new Map<string, number>();
 
   constructor(private readonly client: PoolClient) {}
 
   async write(rows: readonly NewMessage[]): Promise<void> {
     if (rows.length === 0) return;
     if (!this.stream) this.open();
-    for (const row of rows) this.buffer += copyLine(row);
-    countStatusChanges(rows);
+    for (const row of rows) {
+      this.buffer += copyLine(row);
+      const key = `${row.channel}\u0000${row.status}`;
+      this.written.set(key, (this.written.get(key) ?? 0) + 1);
+    }
     addShortLinks(rows, this.links);
     if (this.links[0].length >= COPY_LINKS_PER_INSERT) await this.end();
     else if (this.buffer.length >= COPY_WRITE_BYTES) await this.push();
@@ -227,6 +232,15 @@ export class MessageCopy {
       this.links = [[], [], []];
       await this.client.query(insertShortLinksSql('$1', '$2', '$3'), links);
     }
+  }
+
+  /** The caller committed: the rows written count as registered (messages_status_changes_total). */
+  committed(): void {
+    countStatusChanges([...this.written].map(([key, n]) => {
+      const [channel, status] = key.split('\u0000') as [string, string];
+      return { channel, status, n };
+    }));
+    this.written.clear();
   }
 
   /** Gives up an open COPY (PostgreSQL discards its rows); the transaction can then roll back. */

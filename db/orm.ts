@@ -11,6 +11,7 @@ import { Migration20261128200000_links } from './migrations/Migration20261128200
 import { Migration20261128300000_task_count_changes } from './migrations/Migration20261128300000_task_count_changes';
 import { Migration20261129000000_smpp_parts } from './migrations/Migration20261129000000_smpp_parts';
 import { Migration20261130000000_task_live_index } from './migrations/Migration20261130000000_task_live_index';
+import { Migration20261130100000_autovacuum } from './migrations/Migration20261130100000_autovacuum';
 
 /** Migrations are listed explicitly so the same list works from .ts (tsx, Jest) and compiled .js. */
 export const MIGRATIONS = [
@@ -23,6 +24,7 @@ export const MIGRATIONS = [
   { name: 'Migration20261128300000_task_count_changes', class: Migration20261128300000_task_count_changes },
   { name: 'Migration20261129000000_smpp_parts', class: Migration20261129000000_smpp_parts },
   { name: 'Migration20261130000000_task_live_index', class: Migration20261130000000_task_live_index },
+  { name: 'Migration20261130100000_autovacuum', class: Migration20261130100000_autovacuum },
 ];
 
 export async function openOrm(databaseUrl: string, poolMax = 10): Promise<MikroORM> {

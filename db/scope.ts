@@ -22,3 +22,15 @@ export function sweepScopeCondition(scope: TaskScope, alias: string, param: numb
     params: [],
   };
 }
+
+/**
+ * The same condition as a filter only, for statements that must be driven by an index of their
+ * own (the rows whose lifetime or lease ended): written as `(…) is true`, PostgreSQL cannot start
+ * from the task's rows or join from the tasks table. With statistics a few minutes old during a
+ * million-row campaign it did — a bitmap over the task's 400,000 live rows to find none expired,
+ * 0.9 s a sweep.
+ */
+export function sweepScopeFilter(scope: TaskScope, alias: string, param: number): { sql: string; params: unknown[] } {
+  const condition = sweepScopeCondition(scope, alias, param);
+  return { sql: `(${condition.sql}) is true`, params: condition.params };
+}

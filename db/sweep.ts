@@ -4,7 +4,7 @@ import { returnLapsedClaims } from './dispatch';
 import type { Queryable } from './messages';
 import { sqlList } from './sql';
 import { notifyDispatchReady } from './notify';
-import { STREAM_TASK_TYPE, sweepScopeCondition, type TaskScope } from './scope';
+import { STREAM_TASK_TYPE, sweepScopeCondition, sweepScopeFilter, type TaskScope } from './scope';
 import { countByStatus, countsByTask, recordTaskEvent } from './tasks';
 import { CHANNELS } from '../core/channels';
 import { countStatusChanges } from '../activities/metrics';
@@ -33,7 +33,7 @@ export interface SweepCounts {
 /** Runs every step of the sweep on a scope; `onBatch` is called between statements (heartbeats). */
 export async function sweep(db: Queryable, scope: TaskScope, onBatch: () => void = () => undefined): Promise<SweepCounts> {
   const counts: SweepCounts = { returned: 0, expired: 0, released: 0, canceled: 0, delayed: 0 };
-  const condition = sweepScopeCondition(scope, 'm', 1);
+  const condition = sweepScopeFilter(scope, 'm', 1);
   counts.returned = await whileFull(() => returnLapsedClaims(db, condition, SWEEP_BATCH), onBatch);
   counts.expired = await whileFull(() => expireLifetimes(db, scope), onBatch);
   const fallbacks = await resolveFallbacks(db, scope, onBatch);
@@ -62,7 +62,7 @@ async function whileFull(step: () => Promise<number>, onBatch: () => void): Prom
  * deliveries, so an email accepted and not bounced within its lifetime is DELIVERED.
  */
 export async function expireLifetimes(db: Queryable, scope: TaskScope): Promise<number> {
-  const where = sweepScopeCondition(scope, 'm', 1);
+  const where = sweepScopeFilter(scope, 'm', 1);
   const { rows } = await db.query<{ channel: string; status: string; n: number }>(
     `with target as (
        select m.id, case when m.channel = 'email' and m.status in ('SENT', 'PENDING') then 'DELIVERED' else 'UNDELIVERED' end as status
@@ -253,6 +253,10 @@ export async function taskProgress(db: Queryable, taskId: string): Promise<TaskP
                 where m.channel = ch and m.task_id = $1 and m.released and m.status in (${CLAIMABLE})
                   and (m.status <> 'QUEUED' or m.owner is null or m.lease_until < clock_timestamp())
                   and (m.not_before is null or m.not_before <= clock_timestamp())
+                -- Backwards in the dispatch index: the rows still to send are the last ones, the
+                -- first are claimed (dead entries until vacuum). Unordered, the planner read the
+                -- table from its start: 0.9 s a sweep midway through a million-row campaign.
+                order by m.seq desc
                 limit ${CLAIMABLE_COUNT_CAP}) x)::int as n
               from unnest($2::text[]) as ch) c) as claimable`,
     [taskId, CHANNELS],

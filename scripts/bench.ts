@@ -209,6 +209,10 @@ async function main() {
   }
 
   const statements = await statementProfile(pool);
+  const { rows: autovacuum } = await pool.query(`select setting from pg_settings where name = 'autovacuum'`);
+  if (autovacuum[0]?.setting !== 'on') {
+    process.stdout.write('warning: autovacuum is off on this PostgreSQL: dead row versions pile up and a large campaign slows down as it runs (not how it is deployed)\n');
+  }
   const metricsBefore = await readEngineMetrics();
   const engine = await measure('engine', RECIPIENTS, async (taskId) => {
     await statements.reset();

@@ -102,6 +102,7 @@ export async function importTaskFile(pool: Pool, em: EntityManager, config: AppC
     await importer.readWorkbook(req.filePath);
     const result = await importer.finish();
     await client.query('commit');
+    importer.committed();
     return { taskId, ...result };
   } catch (error) {
     // A bad file leaves a healthy connection; anything else may have broken it.
@@ -489,6 +490,11 @@ class RowImporter {
        select $1, * from unnest($2::int[], $3::text[], $4::text[], $5::text[])`,
       [this.taskId, errors.map((e) => e.row), errors.map((e) => e.column), errors.map((e) => (e.value === null ? null : e.value.slice(0, 1000))), errors.map((e) => e.reason)],
     );
+  }
+
+  /** The import's transaction committed. */
+  committed(): void {
+    this.copy.committed();
   }
 
   async abandon(): Promise<void> {
