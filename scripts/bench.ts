@@ -133,7 +133,7 @@ async function main() {
     return;
   }
   if (API_ONLY > 0) {
-    const f = await benchApi({ databaseUrl, temporalAddress, requests: API_ONLY, concurrency: API_CONCURRENCY, processes: API_PROCESSES, say: (l) => process.stdout.write(l) });
+    const f = await benchApi({ databaseUrl, temporalAddress, requests: API_ONLY, concurrency: API_CONCURRENCY, processes: API_PROCESSES });
     process.stdout.write(`\n${apiLine(f)}\nmachine: ${os.cpus().length} cores\n`);
     await finish();
     return;
@@ -246,7 +246,7 @@ async function main() {
 
   // POST /api/v1/notifications as deployed: API, worker and load generator in processes of their own.
   await workers.shutdown();
-  const apiFigures = await benchApi({ databaseUrl, temporalAddress, requests: API_REQUESTS, concurrency: API_CONCURRENCY, processes: API_PROCESSES, say: (l) => process.stdout.write(l) });
+  const apiFigures = await benchApi({ databaseUrl, temporalAddress, requests: API_REQUESTS, concurrency: API_CONCURRENCY, processes: API_PROCESSES });
   const naiveStarts = await measureWorkflowStarts(client, config, Math.min(API_REQUESTS, 2000));
 
   const line = (label: string, f: Figures) =>

@@ -34,7 +34,7 @@ export interface ApiFigures {
  * the worker in another (sandbox provider, 1 ms receipts), the load generator in a third
  * (scripts/bench/api-load.ts), PostgreSQL and Temporal as given. Every 202 must reach a final status.
  */
-export async function benchApi(args: { databaseUrl: string; temporalAddress: string; requests: number; concurrency: number; processes: number; say: (line: string) => void }): Promise<ApiFigures> {
+export async function benchApi(args: { databaseUrl: string; temporalAddress: string; requests: number; concurrency: number; processes: number }): Promise<ApiFigures> {
   const env = { DATABASE_URL: args.databaseUrl, TEMPORAL_ADDRESS: args.temporalAddress, ADMIN_API_KEY: ADMIN_KEY, LOG_LEVEL: 'warn' };
   const worker = startNodeProcess('worker/main.ts', { ...env, SANDBOX_LATENCY_MS: '1', WORKER_METRICS_PORT: String(await freePort()) });
   const api = await startApiProcess({ ...env, API_PROCESSES: String(args.processes) });
