@@ -4,6 +4,7 @@ import { Alert, Badge, Button, Group, Paper, SimpleGrid, Stack, Table, Text, Tit
 import { DatePickerInput } from '@mantine/dates';
 import { useState } from 'react';
 import { ApiError } from '../api';
+import { CHART_HEIGHT, CHART_LEFT, ValueGrid, valueScale } from '../chart';
 import { useApp, usePolling } from '../context';
 import { everyDay, lastDays, MAX_STATS_DAYS, MESSAGE_STATUSES, niceMax, orderedCounts, statsPeriod, statusColor, toQuery, type MessageStats } from '../logic';
 
@@ -14,24 +15,15 @@ const colorOf = (status: string) => `var(--mantine-color-${statusColor(status)}-
 function DayChart({ days }: { days: MessageStats['days'] }) {
   const { t } = useApp();
   const top = niceMax(Math.max(0, ...days.map((d) => d.total)));
-  const height = 220;
-  const left = 44;
-  const bottom = 28;
+  const height = CHART_HEIGHT;
+  const left = CHART_LEFT;
   const slot = Math.max(8, Math.min(48, Math.floor(900 / Math.max(1, days.length))));
   const width = left + slot * days.length + 8;
-  const topPad = 12;
-  const y = (n: number) => topPad + (height - bottom - topPad) * (1 - n / top);
+  const y = valueScale(top);
   const labelEvery = Math.ceil(days.length / 12);
   return (
     <svg width="100%" viewBox={`0 0 ${width} ${height}`} role="img" aria-label={t('dashboard.chart')} data-testid="day-chart" style={{ maxWidth: width, display: 'block' }}>
-      {(top % 2 === 0 ? [0, 0.5, 1] : [0, 1]).map((f) => (
-        <g key={f}>
-          <line x1={left} x2={width} y1={y(top * f)} y2={y(top * f)} stroke="var(--mantine-color-gray-3)" />
-          <text x={left - 6} y={y(top * f) + 4} fontSize="11" textAnchor="end" fill="var(--mantine-color-dimmed)">
-            {top * f}
-          </text>
-        </g>
-      ))}
+      <ValueGrid top={top} width={width} />
       {days.map((d, i) => {
         let base = 0;
         const x = left + i * slot + slot * 0.15;

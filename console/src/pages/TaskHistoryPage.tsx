@@ -2,6 +2,7 @@
  * its final statuses over time (GET /tasks/:id/progress), live while it runs. */
 import { Alert, Anchor, Badge, Button, Card, Code, Group, Paper, Stack, Text, Timeline, Title } from '@mantine/core';
 import { useState } from 'react';
+import { CHART_HEIGHT, CHART_LEFT, ValueGrid, valueScale } from '../chart';
 import { usePolling, useApp } from '../context';
 import { translateOr } from '../i18n';
 import { formatDateTime, isTaskEnded, niceMax, statusColor } from '../logic';
@@ -43,13 +44,11 @@ export function ProgressChart({ progress }: { progress: Progress }) {
   const shown = progress.statuses.filter((s) => (buckets[buckets.length - 1]?.counts[s] ?? 0) > 0);
   const finals = Object.fromEntries(shown.map((s) => [s, buckets[buckets.length - 1]?.counts[s] ?? 0]));
   const top = niceMax(Math.max(0, ...Object.values(finals)));
-  const height = 220;
-  const left = 44;
-  const bottom = 28;
-  const topPad = 12;
+  const height = CHART_HEIGHT;
+  const left = CHART_LEFT;
   const width = 900;
   const x = (i: number) => left + ((width - left - 8) * (i + 1)) / Math.max(1, buckets.length);
-  const y = (n: number) => topPad + (height - bottom - topPad) * (1 - n / top);
+  const y = valueScale(top);
   const withDate = Date.parse(progress.to) - Date.parse(progress.from) > 86_400_000;
   const label = `${t('history.chart')}: ${shown.map((s) => `${s} ${finals[s]}`).join(', ')}`;
   return (
@@ -63,14 +62,7 @@ export function ProgressChart({ progress }: { progress: Progress }) {
         </Text>
       ) : (
         <svg width="100%" viewBox={`0 0 ${width} ${height}`} role="img" aria-label={label} data-testid="progress-chart" style={{ maxWidth: width, display: 'block' }}>
-          {(top % 2 === 0 ? [0, 0.5, 1] : [0, 1]).map((f) => (
-            <g key={f}>
-              <line x1={left} x2={width} y1={y(top * f)} y2={y(top * f)} stroke="var(--mantine-color-gray-3)" />
-              <text x={left - 6} y={y(top * f) + 4} fontSize="11" textAnchor="end" fill="var(--mantine-color-dimmed)">
-                {top * f}
-              </text>
-            </g>
-          ))}
+          <ValueGrid top={top} width={width} />
           {shown.map((status) => (
             <polyline
               key={status}
