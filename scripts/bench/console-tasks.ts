@@ -23,7 +23,6 @@ import { chromium } from 'playwright-core';
 import { migrate } from '../../db/orm';
 import { CONSOLE_BUILD, ensureConsoleBuilt } from '../console-build';
 import { createDatabase, dropDatabase } from '../services/postgres';
-import { startTemporalDevServer } from '../services/temporal-server';
 import { startApiProcess } from './processes';
 
 const argValue = (name: string) => {
@@ -96,13 +95,7 @@ async function main() {
     await db.end();
     say(`seeded ${Number(rows[0]!.n).toLocaleString('en')} tasks in ${((Date.now() - seeded) / 1000).toFixed(1)} s`);
 
-    let temporalAddress = process.env.TEMPORAL_ADDRESS;
-    if (!temporalAddress) {
-      const temporal = await startTemporalDevServer();
-      cleanups.unshift(() => temporal.teardown());
-      temporalAddress = temporal.address;
-    }
-    const api = await startApiProcess({ DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, ADMIN_API_KEY: ADMIN_KEY });
+    const api = await startApiProcess({ DATABASE_URL: databaseUrl, ADMIN_API_KEY: ADMIN_KEY });
     cleanups.unshift(() => api.stop());
     const { port } = api;
 

@@ -19,7 +19,6 @@ import ExcelJS from 'exceljs';
 import { Client } from 'pg';
 import { migrate } from '../../db/orm';
 import { createDatabase, dropDatabase } from '../services/postgres';
-import { startTemporalDevServer } from '../services/temporal-server';
 import { memoryOf, startApiProcess } from './processes';
 import { seedMessageLog } from './seed-message-log';
 
@@ -53,13 +52,7 @@ async function main() {
     await db.end();
     say(`seeded ${ROWS.toLocaleString('en')} messages in ${((Date.now() - seeded) / 1000).toFixed(0)} s`);
 
-    let temporalAddress = process.env.TEMPORAL_ADDRESS;
-    if (!temporalAddress) {
-      const temporal = await startTemporalDevServer();
-      cleanups.unshift(() => temporal.teardown());
-      temporalAddress = temporal.address;
-    }
-    const api = await startApiProcess({ DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, ADMIN_API_KEY: ADMIN_KEY });
+    const api = await startApiProcess({ DATABASE_URL: databaseUrl, ADMIN_API_KEY: ADMIN_KEY });
     cleanups.unshift(() => api.stop());
     const { port } = api;
     const apiPid = api.child.pid!;

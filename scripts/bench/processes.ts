@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { freePort } from '../services/postgres';
+import { startTemporalDevServer } from '../services/temporal-server';
 
 /** The repository's root: benchmarks run the product's own entry points from it. */
 export const ROOT = path.resolve(__dirname, '..', '..');
@@ -33,12 +34,25 @@ export function startNodeProcess(script: string, env: Record<string, string>, ar
   };
 }
 
-/** An API process of its own (`api/main.ts`) on a free port, answering `/health` when this resolves. */
+/** An API process of its own (`api/main.ts`) on a free port, answering `/health` when this resolves.
+ * Without TEMPORAL_ADDRESS (in `env` or this process's environment) it is given a Temporal dev
+ * server of its own, which `stop()` stops after it. */
 export async function startApiProcess(env: Record<string, string>): Promise<BenchProcess & { port: number }> {
+  let temporal: Awaited<ReturnType<typeof startTemporalDevServer>> | undefined;
+  const temporalAddress = env.TEMPORAL_ADDRESS ?? process.env.TEMPORAL_ADDRESS ?? (temporal = await startTemporalDevServer()).address;
   const port = await freePort();
-  const api = startNodeProcess('api/main.ts', { LOG_LEVEL: 'warn', ...env, PORT: String(port) });
-  await waitForHealth(port, api.child);
-  return { ...api, port };
+  const api = startNodeProcess('api/main.ts', { LOG_LEVEL: 'warn', ...env, TEMPORAL_ADDRESS: temporalAddress, PORT: String(port) });
+  const stop = async () => {
+    await api.stop();
+    await temporal?.teardown();
+  };
+  try {
+    await waitForHealth(port, api.child);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { child: api.child, stop, port };
 }
 
 /** Waits until `/health` answers 200 (60 s at most), failing at once if the process exits. */
