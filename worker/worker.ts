@@ -1,4 +1,3 @@
-import net from 'node:net';
 import { Client } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, makeTelemetryFilterString, type WorkerInterceptors, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Pool } from 'pg';
@@ -11,6 +10,7 @@ import { SandboxCarrier } from '../activities/channels/sandbox';
 import type { ProviderRegistry } from '../activities/channels/types';
 import { DispatchWakeups } from '../db/notify';
 import { setSdkMetricsUrl } from '../activities/metrics';
+import { freePort } from './ports';
 import { EngineSupervisor } from './supervisor';
 
 export interface RunningWorkers {
@@ -48,16 +48,6 @@ export async function installWorkerRuntime(level: string, sdkMetricsPort = Numbe
   setSdkMetricsUrl(`http://127.0.0.1:${port}/metrics`);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export async function connectWorker(config: AppConfig): Promise<NativeConnection> {
   await installWorkerRuntime(config.logLevel);

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createPool } from '../../db/pool';
-import { freePort } from '../services/postgres';
+import { freePort } from '../../worker/ports';
 import { cpuSecondsOf, memoryOf, processTree, ROOT, startApiProcess, startNodeProcess } from './processes';
 
 const ADMIN_KEY = 'bench-api-admin-key-0123456789';

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { freePort } from '../services/postgres';
+import { freePort } from '../../worker/ports';
 import { startTemporalDevServer } from '../services/temporal-server';
 
 /** The repository's root: benchmarks run the product's own entry points from it. */

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { TASK_SEARCH_ATTRIBUTES } from '../../core/search-attributes';
-import { freePort } from './postgres';
+import { freePort } from '../../worker/ports';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';

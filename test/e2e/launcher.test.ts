@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
-import { createDatabase, dropDatabase, freePort } from '../../scripts/services/postgres';
+import { createDatabase, dropDatabase } from '../../scripts/services/postgres';
+import { freePort } from '../../worker/ports';
 
 /**
  * `npm start` as a user runs it: the launcher in a process group of its own (a terminal's

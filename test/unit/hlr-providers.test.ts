@@ -4,7 +4,7 @@ import { SandboxHlrProvider } from '../../api/services/hlr/sandbox';
 import { loadConfig } from '../../core/config';
 import type { HlrProvider, HlrResult } from '../../core/hlr';
 import type { Queryable } from '../../db/messages';
-import { freePort } from '../../scripts/services/postgres';
+import { freePort } from '../../worker/ports';
 import { lookupAnswer, startHlrStub, type StubAnswer } from '../support/hlr-stub';
 
 describe('sandbox HLR (API.md "Sandbox numbers")', () => {
