@@ -94,18 +94,32 @@ const sweepDuration = new client.Histogram({
   registers: [engineMetrics],
 });
 
+/** Rows that reached a status, grouped by channel and status until they are recorded: what a
+ * statement returned, or what a COPY wrote before its transaction committed. */
+export class StatusTally {
+  private readonly counts = new Map<string, number>();
+
+  add(channel: string, status: string, n = 1): void {
+    const key = `${channel}\u0000${status}`;
+    this.counts.set(key, (this.counts.get(key) ?? 0) + n);
+  }
+
+  /** Adds the tally to messages_status_changes_total and empties it. */
+  record(): void {
+    for (const [key, n] of this.counts) {
+      const [channel, status] = key.split('\u0000') as [string, string];
+      statusChanges.inc({ channel, status }, n);
+    }
+    this.counts.clear();
+  }
+}
+
 /** Counts rows that reached a status, as a statement returned them (one entry per row, or
  * grouped with `n`). */
 export function countStatusChanges(rows: readonly { channel: string; status: string; n?: number }[]): void {
-  const grouped = new Map<string, number>();
-  for (const r of rows) {
-    const key = `${r.channel}\u0000${r.status}`;
-    grouped.set(key, (grouped.get(key) ?? 0) + (r.n ?? 1));
-  }
-  for (const [key, n] of grouped) {
-    const [channel, status] = key.split('\u0000') as [string, string];
-    statusChanges.inc({ channel, status }, n);
-  }
+  const tally = new StatusTally();
+  for (const r of rows) tally.add(r.channel, r.status, r.n);
+  tally.record();
 }
 
 export function recordHandOver(channel: string, messages: number): void {

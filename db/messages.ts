@@ -3,7 +3,7 @@ import { from as copyFrom, type CopyStreamQuery } from 'pg-copy-streams';
 import { MESSAGE_STATUSES, allowedPredecessors, type MessageStatus } from '../core/status';
 import type { ShortLinkTarget } from '../core/links';
 import { DISPATCH_READY } from './notify';
-import { countStatusChanges, recordReceiptLatency } from '../activities/metrics';
+import { countStatusChanges, recordReceiptLatency, StatusTally } from '../activities/metrics';
 
 /** Anything that runs a query: the pool or a client inside a transaction. */
 export type Queryable = Pool | PoolClient;
@@ -200,7 +200,7 @@ export class MessageCopy {
   /** Short links of the rows written, not stored yet. */
   private links: ShortLinkArrays = [[], [], []];
   /** Rows written per channel and status, counted on /metrics once the caller committed them. */
-  private readonly written = new Map<string, number>();
+  private readonly written = new StatusTally();
 
   constructor(private readonly client: PoolClient) {}
 
@@ -209,8 +209,7 @@ export class MessageCopy {
     if (!this.stream) this.open();
     for (const row of rows) {
       this.buffer += copyLine(row);
-      const key = `${row.channel}\u0000${row.status}`;
-      this.written.set(key, (this.written.get(key) ?? 0) + 1);
+      this.written.add(row.channel, row.status);
     }
     addShortLinks(rows, this.links);
     if (this.links[0].length >= COPY_LINKS_PER_INSERT) await this.end();
@@ -236,11 +235,7 @@ export class MessageCopy {
 
   /** The caller committed: the rows written count as registered (messages_status_changes_total). */
   committed(): void {
-    countStatusChanges([...this.written].map(([key, n]) => {
-      const [channel, status] = key.split('\u0000') as [string, string];
-      return { channel, status, n };
-    }));
-    this.written.clear();
+    this.written.record();
   }
 
   /** Gives up an open COPY (PostgreSQL discards its rows); the transaction can then roll back. */
