@@ -261,14 +261,14 @@ export async function taskProgress(db: Queryable, taskId: string): Promise<TaskP
               from unnest($2::text[]) as ch) c) as claimable`,
     [taskId, CHANNELS],
   );
-  const held = rows[0]!.held;
-  const created = counts.CREATED ?? 0;
-  return {
-    claimableByChannel: Object.fromEntries(rows[0]!.claimable.map((c) => [c.channel, c.n])),
-    waiting: created - held + (counts.DELAYED ?? 0) + (counts.PAUSED ?? 0) + (counts.QUEUED ?? 0),
-    inFlight: (counts.SENT ?? 0) + (counts.PENDING ?? 0),
-    held,
-  };
+  return { claimableByChannel: Object.fromEntries(rows[0]!.claimable.map((c) => [c.channel, c.n])), ...rowsInProgress(counts, rows[0]!.held) };
+}
+
+/** Waiting, in flight and held rows from per-status counts and the held rows (CREATED, not released,
+ * counted apart: the counters do not tell them from CREATED rows ready to send). */
+function rowsInProgress(counts: Partial<Record<string, number>>, held: number): { waiting: number; inFlight: number; held: number } {
+  const n = (status: string) => counts[status] ?? 0;
+  return { waiting: n('CREATED') - held + n('DELAYED') + n('PAUSED') + n('QUEUED'), inFlight: n('SENT') + n('PENDING'), held };
 }
 
 /** The API sends' rows waiting, in flight and held (running stream tasks), for the row gauges. */
@@ -279,9 +279,9 @@ export async function streamProgress(db: Queryable): Promise<{ waiting: number; 
     `select count(*)::int as n from messages m join tasks t on t.id = m.task_id
      where not m.released and m.status = 'CREATED' and t.type = '${STREAM_TASK_TYPE}' and t.status = 'in_progress'`,
   );
-  const sum = (statuses: string[]) => [...counts.values()].reduce((total, c) => total + statuses.reduce((n, s) => n + (c[s] ?? 0), 0), 0);
-  const held = heldRows[0]!.n;
-  return { waiting: sum(['CREATED', 'DELAYED', 'PAUSED', 'QUEUED']) - held, inFlight: sum(['SENT', 'PENDING']), held };
+  const total: Record<string, number> = {};
+  for (const byStatus of counts.values()) for (const [status, n] of Object.entries(byStatus)) total[status] = (total[status] ?? 0) + n;
+  return rowsInProgress(total, heldRows[0]!.n);
 }
 
 /** Nothing of the task is waiting, in flight or held. */
