@@ -18,6 +18,8 @@ export interface TaskSweep extends TaskProgress, SweepCounts {
   /** ISO time before which nothing is sent (`startAt`), if any. */
   startAt: string | null;
   done: boolean;
+  /** Rows are still following the task's latest pause, resume or cancel: sweep again soon. */
+  settling: boolean;
 }
 
 /** How often the stream sweeps while it has work (lifetimes, fallbacks, windows, completion). */
@@ -60,6 +62,7 @@ export function createControlActivities(deps: { pool: Pool; wakeups?: DispatchWa
         sendWindows: task.sendWindows,
         startAt: task.startAt ? task.startAt.toISOString() : null,
         done: isTaskDone(progress),
+        settling: task.controlPending,
       };
     },
 

@@ -5,7 +5,8 @@ import type { Queryable } from './messages';
 import { sqlList } from './sql';
 import { notifyDispatchReady } from './notify';
 import { STREAM_TASK_TYPE, sweepScopeCondition, sweepScopeFilter, type TaskScope } from './scope';
-import { countByStatus, countsByTask, recordTaskEvent } from './tasks';
+import { countByStatus, countsByTask, recordTaskEvent, settleControlledRows } from './tasks';
+import type { Pool } from 'pg';
 import { CHANNELS } from '../core/channels';
 import { countStatusChanges } from '../activities/metrics';
 
@@ -23,6 +24,8 @@ const LIVE = `'CREATED', 'DELAYED', 'PAUSED', 'QUEUED', 'SENT', 'PENDING'`;
 const CLAIMABLE = sqlList(CLAIMABLE_STATUSES);
 
 export interface SweepCounts {
+  /** Rows moved to follow their task's pause, resume or cancel (the part its answer left). */
+  settled: number;
   returned: number;
   expired: number;
   released: number;
@@ -31,9 +34,11 @@ export interface SweepCounts {
 }
 
 /** Runs every step of the sweep on a scope; `onBatch` is called between statements (heartbeats). */
-export async function sweep(db: Queryable, scope: TaskScope, onBatch: () => void = () => undefined): Promise<SweepCounts> {
-  const counts: SweepCounts = { returned: 0, expired: 0, released: 0, canceled: 0, delayed: 0 };
+export async function sweep(db: Pool, scope: TaskScope, onBatch: () => void = () => undefined): Promise<SweepCounts> {
+  const counts: SweepCounts = { settled: 0, returned: 0, expired: 0, released: 0, canceled: 0, delayed: 0 };
   const condition = sweepScopeFilter(scope, 'm', 1);
+  // First, so the later steps see rows where their task's status says they belong.
+  counts.settled = await settleControlledRows(db, scope, SWEEP_BATCH, onBatch);
   counts.returned = await whileFull(() => returnLapsedClaims(db, condition, SWEEP_BATCH), onBatch);
   counts.expired = await whileFull(() => expireLifetimes(db, scope), onBatch);
   const fallbacks = await resolveFallbacks(db, scope, onBatch);
@@ -307,6 +312,7 @@ export async function completeFinishedStreamTasks(db: Queryable): Promise<string
 export async function streamHasWork(db: Queryable): Promise<boolean> {
   const { rows } = await db.query(
     `select exists (select 1 from tasks t where t.type = '${STREAM_TASK_TYPE}' and t.status = 'in_progress')
+         or exists (select 1 from tasks t where t.control_pending)
          or exists (select 1 from messages m where m.delivery_end_at is not null and m.status in (${LIVE})
                     and m.status in ('QUEUED', 'SENT', 'PENDING')) as busy`,
   );

@@ -5,6 +5,8 @@ import type { Queryable } from './messages';
 import { notifyDispatchReady } from './notify';
 import { inTransaction } from './pool';
 import { containsPattern } from './sql';
+import { STREAM_TASK_TYPE, type TaskScope } from './scope';
+import { countStatusChanges } from '../activities/metrics';
 
 /** A line in the task's timeline (`GET /api/v1/tasks/:id/history`). */
 export async function recordTaskEvent(db: Queryable, taskId: string, kind: string, detail: Record<string, unknown> = {}): Promise<void> {
@@ -30,6 +32,8 @@ export interface TaskRow {
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
+  /** Some rows have not yet followed the task's latest pause, resume or cancel (the sweep moves them). */
+  controlPending: boolean;
 }
 
 export async function getTask(db: Queryable, taskId: string): Promise<TaskRow | undefined> {
@@ -41,7 +45,7 @@ export async function getTask(db: Queryable, taskId: string): Promise<TaskRow | 
 }
 
 const TASK_COLUMNS = `id, name, type, status, status_reason, template_id, timezone, send_windows, start_at, total, rejected, duplicates,
-  file_name, workflow_id, created_at, started_at, finished_at`;
+  file_name, workflow_id, created_at, started_at, finished_at, control_pending`;
 
 function taskFromRow(r: any): TaskRow {
   return {
@@ -62,6 +66,7 @@ function taskFromRow(r: any): TaskRow {
     createdAt: r.created_at,
     startedAt: r.started_at,
     finishedAt: r.finished_at,
+    controlPending: r.control_pending,
   };
 }
 
@@ -204,43 +209,148 @@ function refusal(action: TaskAction, status: TaskStatus): string {
 const UNHELD_WAITING = `(m.status in ('CREATED', 'DELAYED', 'PAUSED')
   or (m.status = 'QUEUED' and (m.owner is null or m.lease_until < clock_timestamp())))`;
 
+/** A task as its rows follow it: its status (and, failed, the reason) and its send window. */
+interface ControlledTask {
+  id: string;
+  status: TaskStatus;
+  status_reason: string | null;
+  send_windows: SendWindow[];
+  timezone: string;
+}
+
 /**
- * Stops the task's waiting rows without ever waiting for a row lock: a statement over many rows
- * that waits on rows a dispatcher or a receipt batch holds, while they wait on rows it took, is a
- * deadlock (it was, for a 200,000-row campaign in full dispatch). Rows held elsewhere are skipped
- * and taken in the next pass a moment later, once their holder committed — by then a claimed row
- * is owned (its dispatcher gives it back as PAUSED/CANCELED, db/dispatch.ts), a sent one in flight.
+ * Rows a pause, resume or cancel moves in the transaction that answers it. The task row is what
+ * stops and starts dispatch (dispatchers read it when they claim), so the answer need not wait
+ * for a large task's rows: the sweep moves the rest in batches of SWEEP_BATCH (a 300,000-row
+ * campaign's pause answered in 68 s when every row moved before the answer).
  */
-async function stopWaitingRows(db: Queryable, taskId: string, to: 'PAUSED' | 'CANCELED', description: string, includeHeld: boolean): Promise<number> {
-  const waiting = (task: string, status: string, held: string) => `m.task_id = ${task} and ${UNHELD_WAITING} and m.status <> ${status} and (m.released or ${held})`;
-  let stopped = 0;
+export const CONTROL_ANSWER_ROWS = 5000;
+/** Passes the answering transaction makes over rows others hold before it leaves them to the sweep. */
+const LOCKED_ROW_PASSES = 20;
+const LOCKED_ROW_PAUSE_MS = 25;
+
+/**
+ * Moves up to `limit` of a task's rows to where its status says they belong, in one statement:
+ * paused → waiting rows PAUSED; canceled or failed → waiting and held rows CANCELED; in progress
+ * → PAUSED rows back (DELAYED with their opening when the window is closed). It never waits for
+ * a row lock: a statement over many rows that waits on rows a dispatcher or a receipt batch holds,
+ * while they wait on rows it took, is a deadlock (it was, for a 200,000-row campaign in full
+ * dispatch). Rows held elsewhere are skipped and taken in a later pass, once their holder
+ * committed — by then a claimed row is owned (its dispatcher gives it back as PAUSED/CANCELED,
+ * db/dispatch.ts), a sent one in flight. Returns how many rows moved and whether any are left.
+ */
+async function settleRows(db: Queryable, task: ControlledTask, limit: number, now: Date): Promise<{ moved: number; left: boolean }> {
+  let where: string;
+  let set: { status: MessageStatus; description: string | null; delayedStartAt: Date | null };
+  if (task.status === 'in_progress') {
+    const opening = nextWindowOpening(now, task.send_windows, task.timezone);
+    const delayed = opening.getTime() > now.getTime();
+    where = `m.task_id = $1 and m.status = 'PAUSED'`;
+    set = delayed
+      ? { status: 'DELAYED', description: 'outside the send window', delayedStartAt: opening }
+      : { status: 'CREATED', description: null, delayedStartAt: null };
+  } else if (task.status === 'paused') {
+    where = `m.task_id = $1 and ${UNHELD_WAITING} and m.status <> 'PAUSED' and m.released`;
+    set = { status: 'PAUSED', description: 'task paused', delayedStartAt: null };
+  } else if (task.status === 'canceled' || task.status === 'failed') {
+    where = `m.task_id = $1 and ${UNHELD_WAITING}`;
+    const description = task.status === 'canceled' ? 'task canceled' : `task failed: ${task.status_reason ?? 'unknown reason'}`;
+    set = { status: 'CANCELED', description, delayedStartAt: null };
+  } else {
+    return { moved: 0, left: false }; // created or completed: no row waits on a control state
+  }
+  const { rows } = await db.query<{ channel: string; status: string; n: number }>(
+    `with target as (select m.id from messages m where ${where} limit $5 for update of m skip locked),
+     changed as (
+       update messages m set status = $2, status_description = $3, status_at = now(), delayed_start_at = $4,
+         owner = null, lease_until = null
+       from target where m.id = target.id
+       returning m.id, m.channel),
+     logged as (insert into message_events (message_id, status, description, source) select id, $2, $3, 'control' from changed)
+     select channel, $2 as status, count(*)::int as n from changed group by channel`,
+    [task.id, set.status, set.description, set.delayedStartAt, limit],
+  );
+  countStatusChanges(rows);
+  const moved = rows.reduce((sum, r) => sum + r.n, 0);
+  if (set.status === 'CREATED') await notifyDispatchReady(db, rows.map((r) => r.channel));
+  const { rows: left } = await db.query(`select exists (select 1 from messages m where ${where}) as left`, [task.id]);
+  return { moved, left: left[0].left as boolean };
+}
+
+/**
+ * The answering transaction's share of a control change: the task's rows follow its new status
+ * up to CONTROL_ANSWER_ROWS, waiting briefly for rows others hold. What is left is marked on the
+ * task (`control_pending`) for the sweep.
+ */
+async function settleRowsOnAnswer(db: Queryable, task: ControlledTask): Promise<number> {
+  let moved = 0;
   for (let pass = 0; ; pass++) {
-    const { rowCount } = await db.query(
-      `with target as (select m.id from messages m where ${waiting('$1', '$2', '$4')} for update of m skip locked),
-       changed as (
-         update messages m set status = $2, status_description = $3, status_at = now(), delayed_start_at = null,
-           owner = null, lease_until = null
-         from target where m.id = target.id
-         returning m.id)
-       insert into message_events (message_id, status, description, source)
-       select id, $2, $3, 'control' from changed`,
-      [taskId, to, description, includeHeld],
-    );
-    stopped += rowCount ?? 0;
-    const { rows } = await db.query(`select exists (select 1 from messages m where ${waiting('$1', '$2', '$3')}) as left`, [taskId, to, includeHeld]);
-    if (!rows[0].left) return stopped;
-    if (pass >= STOP_PASSES) throw new Error(`rows of task ${taskId} stayed locked by others for ${STOP_PASSES * STOP_PASS_PAUSE_MS} ms`);
-    await new Promise((resolve) => setTimeout(resolve, STOP_PASS_PAUSE_MS));
+    const step = await settleRows(db, task, CONTROL_ANSWER_ROWS - moved, new Date());
+    moved += step.moved;
+    const pending = step.left && (moved >= CONTROL_ANSWER_ROWS || pass >= LOCKED_ROW_PASSES);
+    if (!step.left || pending) {
+      await db.query('update tasks set control_pending = $2 where id = $1', [task.id, pending]);
+      return moved;
+    }
+    await new Promise((resolve) => setTimeout(resolve, LOCKED_ROW_PAUSE_MS));
   }
 }
-const STOP_PASSES = 200;
-const STOP_PASS_PAUSE_MS = 25;
+
+/**
+ * The sweep's share (db/sweep.ts): moves the rows of tasks marked `control_pending` in `scope`
+ * to where their task's status says, a batch per transaction, and clears the mark when none is
+ * left. Each batch locks the task row first, so it acts on the status as it is and a pause,
+ * resume or cancel answering meanwhile waits for it (a task another sweep is settling is
+ * skipped). The rows moved are added to the task's latest control event, so its timeline says
+ * how many rows the change moved in all. Returns the rows moved.
+ */
+export async function settleControlledRows(pool: Pool, scope: TaskScope, batch: number, onBatch: () => void): Promise<number> {
+  const { rows: pending } = await pool.query<{ id: string }>(
+    'taskId' in scope
+      ? `select id from tasks where control_pending and id = $1`
+      : `select id from tasks where control_pending and (type = '${STREAM_TASK_TYPE}' or status in ('canceled', 'failed'))`,
+    'taskId' in scope ? [scope.taskId] : [],
+  );
+  let total = 0;
+  for (const { id } of pending) {
+    for (;;) {
+      const step = await inTransaction(pool, async (client) => {
+        const { rows } = await client.query<ControlledTask>(
+          `select id, status, status_reason, send_windows, timezone from tasks where id = $1 and control_pending
+           for no key update skip locked`,
+          [id],
+        );
+        const task = rows[0];
+        if (!task) return { moved: 0, left: false };
+        const settled = await settleRows(client, task, batch, new Date());
+        if (settled.moved > 0) {
+          await client.query(
+            `update task_events set detail = jsonb_set(detail, '{messages}', to_jsonb(coalesce((detail->>'messages')::int, 0) + $2))
+             where id = (select id from task_events where task_id = $1 and kind = any($3) order by id desc limit 1)`,
+            [id, settled.moved, CONTROL_EVENT_KINDS],
+          );
+        }
+        if (!settled.left) await client.query('update tasks set control_pending = false where id = $1', [id]);
+        return settled;
+      });
+      total += step.moved;
+      // Rows others hold stay for the next sweep rather than being waited for here.
+      if (!step.left || step.moved === 0) break;
+      onBatch();
+    }
+  }
+  return total;
+}
+
+/** Timeline events of control changes, whose `messages` the sweep completes. */
+const CONTROL_EVENT_KINDS = ['paused', 'resumed', 'canceled', 'failed'];
 
 /**
  * Pauses, resumes or cancels a task — the same for a campaign and for an API send. The task row
- * is where a task's control state lives: this transaction changes it, with the rows it stops or
- * brings back, and dispatchers read it when they claim (db/dispatch.ts), so what this answers is
- * what happens from the moment it commits. A campaign's workflow is told afterwards, to act on it.
+ * is where a task's control state lives: this transaction changes it, and dispatchers read it when
+ * they claim (db/dispatch.ts), so what this answers is what happens from the moment it commits.
+ * The task's rows follow in the same transaction up to CONTROL_ANSWER_ROWS, the rest in the next
+ * sweeps; a campaign's workflow is told afterwards, to act on it.
  * - pause: waiting rows become PAUSED; rows already handed over stay in flight;
  * - resume: PAUSED rows come back (DELAYED with their opening when the window is closed now);
  * - cancel: waiting and held (optional) rows become CANCELED; rows in flight finish on their own.
@@ -249,12 +359,11 @@ export async function controlTask(
   pool: Pool,
   taskId: string,
   action: TaskAction,
-  options: { by?: Actor; now?: Date } = {},
+  options: { by?: Actor } = {},
 ): Promise<{ status: TaskStatus; type: string; workflowId: string }> {
-  const now = options.now ?? new Date();
   return inTransaction(pool, async (client) => {
-    const { rows } = await client.query<{ status: TaskStatus; type: string; workflow_id: string; send_windows: SendWindow[]; timezone: string }>(
-      'select status, type, workflow_id, send_windows, timezone from tasks where id = $1 and deleted_at is null for update',
+    const { rows } = await client.query<ControlledTask & { type: string; workflow_id: string }>(
+      'select id, status, status_reason, type, workflow_id, send_windows, timezone from tasks where id = $1 and deleted_at is null for update',
       [taskId],
     );
     const task = rows[0];
@@ -262,26 +371,7 @@ export async function controlTask(
     const { from, to } = TASK_TRANSITIONS[action];
     if (!from.includes(task.status)) throw new TaskTransitionError(refusal(action, task.status));
     await setTaskStatus(client, taskId, to);
-    let messages: number;
-    if (action === 'pause') {
-      messages = await stopWaitingRows(client, taskId, 'PAUSED', 'task paused', false);
-    } else if (action === 'cancel') {
-      messages = await stopWaitingRows(client, taskId, 'CANCELED', 'task canceled', true);
-    } else {
-      const opening = nextWindowOpening(now, task.send_windows, task.timezone);
-      const delayed = opening.getTime() > now.getTime();
-      const { rows: resumed } = await client.query<{ channel: string }>(
-        `with changed as (
-           update messages m set status = $2, status_description = $3, delayed_start_at = $4, status_at = now()
-           where m.task_id = $1 and m.status = 'PAUSED'
-           returning m.id, m.channel),
-         logged as (insert into message_events (message_id, status, description, source) select id, $2, $3, 'control' from changed)
-         select channel from changed`,
-        [taskId, delayed ? 'DELAYED' : 'CREATED', delayed ? 'outside the send window' : null, delayed ? opening : null],
-      );
-      messages = resumed.length;
-      if (!delayed) await notifyDispatchReady(client, resumed.map((r) => r.channel));
-    }
+    const messages = await settleRowsOnAnswer(client, { ...task, status: to });
     await recordTaskEvent(client, taskId, action === 'pause' ? 'paused' : action === 'resume' ? 'resumed' : 'canceled', {
       messages,
       ...(options.by ? { by: options.by } : {}),
@@ -292,18 +382,20 @@ export async function controlTask(
 
 /**
  * Ends a task that cannot go on (its workflow failed or is gone): `failed` with the reason, and
- * every row not yet handed over CANCELED. Rows in flight finish on their own (the notifications
- * stream keeps sweeping failed tasks). Returns false when the task had already ended.
+ * every row not yet handed over CANCELED (the rest of a large task's by the notifications stream's
+ * sweep, which covers failed tasks). Rows in flight finish on their own. Returns false when the
+ * task had already ended.
  */
 export async function failTask(pool: Pool, taskId: string, reason: string): Promise<boolean> {
   return inTransaction(pool, async (client) => {
-    const { rows } = await client.query(
+    const { rows } = await client.query<ControlledTask>(
       `update tasks set status = 'failed', status_reason = $2, finished_at = coalesce(finished_at, now())
-       where id = $1 and status in ('created', 'in_progress', 'paused') returning id`,
+       where id = $1 and status in ('created', 'in_progress', 'paused')
+       returning id, status, status_reason, send_windows, timezone`,
       [taskId, reason],
     );
     if (!rows[0]) return false;
-    const messages = await stopWaitingRows(client, taskId, 'CANCELED', `task failed: ${reason}`, true);
+    const messages = await settleRowsOnAnswer(client, rows[0]);
     await recordTaskEvent(client, taskId, 'failed', { reason, messages });
     return true;
   });

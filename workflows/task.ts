@@ -106,6 +106,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<{ status: 
       const now = Date.now();
       const live = sweep.inFlight > 0 || sweep.held > 0 || running.size > 0;
       let wakeAt = live ? now + (running.size > 0 ? DISPATCHING_SWEEP_INTERVAL_MS : interval) : Infinity;
+      if (sweep.settling) wakeAt = Math.min(wakeAt, now + SWEEP_INTERVAL_MS);
       state.waitingUntil = null;
 
       if (ENDED.includes(sweep.status)) {
@@ -168,7 +169,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<{ status: 
 function changed(before: TaskSweep | undefined, now: TaskSweep): boolean {
   if (!before) return true;
   return (
-    now.expired + now.released + now.canceled + now.returned + now.delayed > 0 ||
+    now.expired + now.released + now.canceled + now.returned + now.delayed + (now.settled ?? 0) > 0 ||
     now.inFlight !== before.inFlight ||
     now.waiting !== before.waiting ||
     now.held !== before.held ||

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { seedSmsCampaign } from '../../scripts/bench/seed-campaign';
+import { sweep } from '../../db/sweep';
+import { CONTROL_ANSWER_ROWS, controlTask, setTaskStatus } from '../../db/tasks';
 import { startTaskWorkflow } from '../../workflows/client';
 import { statusQuery } from '../../workflows/definitions';
 import { approvedSender, eventually, smsTemplate, startStack, type TestStack } from '../support/harness';
@@ -247,3 +249,96 @@ it('100 API sends paused, resumed and canceled at once, 100 calls each: every an
   }
   await eventually(() => Promise.all(ids.map(task)), (ts) => ts.every((t) => waitingRows(t) === 0), 10_000, 250);
 }, 90_000);
+
+describe('a large task: the answer moves the task row and a first batch of rows, the sweep the rest', () => {
+  const total = CONTROL_ANSWER_ROWS * 3 + 123;
+  const countsOf = async (taskId: string) => (await task(taskId)).counts as Record<string, number>;
+  const pending = async (taskId: string) => (await stack.deps.pool.query('select control_pending from tasks where id = $1', [taskId])).rows[0].control_pending as boolean;
+  /** Rows of the task a dispatcher gave back with `status` (it held them when the change came). */
+  const givenBack = async (taskId: string, status: string) =>
+    (
+      await stack.deps.pool.query(
+        `select count(*)::int as n from message_events e join messages m on m.id = e.message_id
+         where m.task_id = $1 and e.status = $2 and e.source = 'dispatcher'`,
+        [taskId, status],
+      )
+    ).rows[0].n as number;
+  const lastEvent = async (taskId: string) => (await history(taskId)).events.at(-1) as { kind: string; detail: { messages: number } };
+
+  it('without a workflow: exactly a first batch moves in the answer; each sweep finishes the rows of the latest change', async () => {
+    // A running campaign no workflow drives and the stream does not cover (a paused or running
+    // campaign is its own workflow's): only the calls below move its rows.
+    const { taskId } = await seedSmsCampaign(stack.deps.pool, { recipients: total, name: 'large, no workflow' });
+    await setTaskStatus(stack.deps.pool, taskId, 'in_progress');
+    // Started "later", so the supervisor does not start its missing workflow during the test.
+    await stack.deps.pool.query(`update tasks set started_at = now() + interval '1 hour' where id = $1`, [taskId]);
+
+    await controlTask(stack.deps.pool, taskId, 'pause');
+    expect(await countsOf(taskId)).toEqual({ CREATED: total - CONTROL_ANSWER_ROWS, PAUSED: CONTROL_ANSWER_ROWS });
+    expect([await pending(taskId), await lastEvent(taskId)]).toEqual([true, expect.objectContaining({ kind: 'paused', detail: { messages: CONTROL_ANSWER_ROWS } })]);
+    expect((await sweep(stack.deps.pool, { taskId })).settled).toBe(total - CONTROL_ANSWER_ROWS);
+    expect(await countsOf(taskId)).toEqual({ PAUSED: total });
+    expect([await pending(taskId), (await lastEvent(taskId)).detail.messages]).toEqual([false, total]);
+
+    // Resumed, then paused again before any sweep: the rows follow the latest status only.
+    await controlTask(stack.deps.pool, taskId, 'resume');
+    expect(await countsOf(taskId)).toEqual({ CREATED: CONTROL_ANSWER_ROWS, PAUSED: total - CONTROL_ANSWER_ROWS });
+    await controlTask(stack.deps.pool, taskId, 'pause');
+    expect(await countsOf(taskId)).toEqual({ PAUSED: total });
+    expect(await pending(taskId)).toBe(false);
+
+    await controlTask(stack.deps.pool, taskId, 'resume');
+    await sweep(stack.deps.pool, { taskId });
+    expect(await countsOf(taskId)).toEqual({ CREATED: total });
+    expect((await lastEvent(taskId)).detail.messages).toBe(total);
+    // Every row's timeline holds each change once: paused, resumed, paused, resumed.
+    const { rows } = await stack.deps.pool.query(
+      `select count(*)::int as n from message_events e join messages m on m.id = e.message_id where m.task_id = $1 and e.source = 'control'`,
+      [taskId],
+    );
+    expect(rows[0].n).toBe(total * 2 + CONTROL_ANSWER_ROWS * 2);
+
+    // A canceled task is the stream's too (its workflow may be gone): whichever sweep comes first.
+    await controlTask(stack.deps.pool, taskId, 'cancel');
+    await sweep(stack.deps.pool, { taskId });
+    await eventually(() => countsOf(taskId), (counts) => counts.CANCELED === total, 10_000, 100);
+    expect([await pending(taskId), (await lastEvent(taskId)).detail.messages]).toEqual([false, total]);
+  }, 60_000);
+
+  it('a campaign through the API: paused, resumed and canceled mid-dispatch, every waiting row follows and nothing is handed over after', async () => {
+    const c = await campaign({ recipients: total });
+    await eventually(() => handedOver(c.taskId), (n) => n >= 100, 20_000, 50);
+    await control(c.taskId, 'pause').expect(200, { status: 'paused' });
+    await sleep(1000);
+    const aSecondLater = await handedOver(c.taskId);
+    const paused = await eventually(() => countsOf(c.taskId), (counts) => counts.PAUSED === total - aSecondLater, 20_000, 200);
+    expect(paused.CREATED).toBeUndefined();
+    expect(await handedOver(c.taskId)).toBe(aSecondLater);
+    // The timeline counts the rows the pause moved; those a dispatcher was holding it gave back
+    // PAUSED itself, each with its own event.
+    expect((await lastEvent(c.taskId)).detail.messages + (await givenBack(c.taskId, 'PAUSED'))).toBe(total - aSecondLater);
+
+    await control(c.taskId, 'resume').expect(200, { status: 'in_progress' });
+    await eventually(() => handedOver(c.taskId), (n) => n > aSecondLater + 50, 20_000, 50);
+    await control(c.taskId, 'cancel').expect(200, { status: 'canceled' });
+    expect(await c.handle.result()).toEqual({ status: 'canceled' });
+    const handed = await handedOver(c.taskId);
+    const canceled = await countsOf(c.taskId);
+    expect(canceled.CANCELED).toBe(total - handed);
+    expect(waitingRows({ counts: canceled })).toBe(0);
+    expect((await lastEvent(c.taskId)).detail.messages + (await givenBack(c.taskId, 'CANCELED'))).toBe(total - handed);
+  }, 120_000);
+
+  it('an API send: the notifications stream moves the rest of its rows', async () => {
+    const templateId = await smsTemplate(stack);
+    const sent = await sendSms(templateId, phones(9000, '30', '0'));
+    await control(sent.taskId, 'pause').expect(200, { status: 'paused' });
+    const paused = await eventually(() => countsOf(sent.taskId), (counts) => !counts.CREATED && !counts.QUEUED, 20_000, 200);
+    const handed = await handedOver(sent.taskId);
+    expect(paused.PAUSED).toBe(9000 - handed);
+    expect(await pending(sent.taskId)).toBe(false);
+    await control(sent.taskId, 'cancel').expect(200, { status: 'canceled' });
+    const canceled = await eventually(() => countsOf(sent.taskId), (counts) => waitingRows({ counts }) === 0, 20_000, 200);
+    expect(canceled.CANCELED).toBe(9000 - (await handedOver(sent.taskId)));
+  }, 120_000);
+});
