@@ -298,13 +298,14 @@ async function settleRowsOnAnswer(db: Queryable, task: ControlledTask): Promise<
 
 /**
  * The sweep's share (db/sweep.ts): moves the rows of tasks marked `control_pending` in `scope`
- * to where their task's status says, a batch per transaction, and clears the mark when none is
- * left. Each batch locks the task row first, so it acts on the status as it is and a pause,
+ * to where their task's status says, a batch per transaction, at most `maxRows` in one sweep (so
+ * the workflow dispatches a resumed task's rows already back while the rest follow in its next
+ * sweeps, a second apart), and clears the mark when none is left. Each batch locks the task row first, so it acts on the status as it is and a pause,
  * resume or cancel answering meanwhile waits for it (a task another sweep is settling is
  * skipped). The rows moved are added to the task's latest control event, so its timeline says
  * how many rows the change moved in all. Returns the rows moved.
  */
-export async function settleControlledRows(pool: Pool, scope: TaskScope, batch: number, onBatch: () => void): Promise<number> {
+export async function settleControlledRows(pool: Pool, scope: TaskScope, batch: number, maxRows: number, onBatch: () => void): Promise<number> {
   const { rows: pending } = await pool.query<{ id: string }>(
     'taskId' in scope
       ? `select id from tasks where control_pending and id = $1`
@@ -313,7 +314,7 @@ export async function settleControlledRows(pool: Pool, scope: TaskScope, batch: 
   );
   let total = 0;
   for (const { id } of pending) {
-    for (;;) {
+    while (total < maxRows) {
       const step = await inTransaction(pool, async (client) => {
         const { rows } = await client.query<ControlledTask>(
           `select id, status, status_reason, send_windows, timezone from tasks where id = $1 and control_pending
