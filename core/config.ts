@@ -25,8 +25,9 @@ export interface AppConfig {
   };
   /** Task queue for task workflows and control activities. */
   orchestratorTaskQueue: string;
-  /** `processes`: API processes sharing the port (Node's cluster), for more than one core's worth of requests. */
-  api: { host: string; port: number; publicUrl: string; processes: number };
+  /** `processes`: API processes sharing the port (Node's cluster), for more than one core's worth of requests;
+   * `heapMb`: the old-space limit each of them is started with (0: Node's default). */
+  api: { host: string; port: number; publicUrl: string; processes: number; heapMb: number };
   /** Bootstrap admin key: always accepted with the admin role. */
   adminApiKey: string;
   adminApiKeyIsDevDefault: boolean;
@@ -107,7 +108,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       uiUrl: (env.TEMPORAL_UI_URL || 'http://localhost:8233').replace(/\/$/, ''),
     },
     orchestratorTaskQueue: env.TEMPORAL_TASK_QUEUE || 'orchestrator',
-    api: { host, port, publicUrl: (env.PUBLIC_URL || `http://localhost:${port}`).replace(/\/$/, ''), processes: Math.max(1, Math.min(64, intFromEnv(env, 'API_PROCESSES', 1))) },
+    api: { host, port, publicUrl: (env.PUBLIC_URL || `http://localhost:${port}`).replace(/\/$/, ''), processes: Math.max(1, Math.min(64, intFromEnv(env, 'API_PROCESSES', 1))),
+      heapMb: Math.max(0, intFromEnv(env, 'API_HEAP_MB', 0)),
+    },
     adminApiKey: adminApiKey || DEV_ADMIN_API_KEY,
     adminApiKeyIsDevDefault: !adminApiKey,
     webhookSecret: webhookSecret || 'dev-webhook-secret',
