@@ -28,6 +28,7 @@ import { benchSmppCampaign } from './bench/smpp-campaign';
 import { benchApi, type ApiFigures } from './bench/api';
 import { statementProfile } from './bench/statement-profile';
 import { quantileBetween, readEngineMetrics } from './bench/engine-metrics';
+import { cpuPerThousand, cpuSnapshot } from './bench/processes';
 import { createDatabase, dropDatabase, startEmbeddedPostgres } from './services/postgres';
 import { startTemporalDevServer } from './services/temporal-server';
 
@@ -214,10 +215,13 @@ async function main() {
     process.stdout.write('warning: autovacuum is off on this PostgreSQL: dead row versions pile up and a large campaign slows down as it runs (not how it is deployed)\n');
   }
   const metricsBefore = await readEngineMetrics();
+  let cpuBefore = cpuSnapshot();
   const engine = await measure('engine', RECIPIENTS, async (taskId) => {
     await statements.reset();
+    cpuBefore = cpuSnapshot();
     return startTaskWorkflow(client, config, { id: taskId, name: 'bench', templateId: null });
   });
+  const cpuAfter = cpuSnapshot();
   const engineRss = peakRss;
   const metricsAfter = await readEngineMetrics();
   process.stdout.write(await statements.report(RECIPIENTS));
@@ -229,6 +233,7 @@ async function main() {
     `receipt latency p50 ≤ ${quantileBetween(metricsBefore.receiptBuckets, metricsAfter.receiptBuckets, 0.5)} s, p99 ≤ ${quantileBetween(metricsBefore.receiptBuckets, metricsAfter.receiptBuckets, 0.99)} s, ` +
     `claim lag p50 ≤ ${quantileBetween(metricsBefore.claimLagBuckets, metricsAfter.claimLagBuckets, 0.5)} s, p99 ≤ ${quantileBetween(metricsBefore.claimLagBuckets, metricsAfter.claimLagBuckets, 0.99)} s (bucket bounds)\n`;
   process.stdout.write(engineLine);
+  process.stdout.write(`  ${cpuPerThousand(cpuBefore, cpuAfter, engine.recipients, 'the worker and the bench (this process)', engine.seconds)}`);
   if (ENGINE_ONLY) {
     await workers.shutdown();
     naiveWorker.shutdown();

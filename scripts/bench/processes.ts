@@ -102,3 +102,40 @@ export function cpuSecondsOf(pid: number): number {
     return 0;
   }
 }
+
+/** CPU seconds spent so far: the whole machine (busy, from /proc/stat), this process, and the
+ * Temporal server's processes. On a shared two-core machine throughput swings by a third from run
+ * to run; CPU per message swings far less, and says which part of the stack spends it. */
+export interface CpuSnapshot {
+  machine: number;
+  self: number;
+  temporal: number;
+}
+
+export function cpuSnapshot(): CpuSnapshot {
+  const ticks = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal …: busy is everything but idle and iowait.
+  const busy = ticks.slice(0, 8).reduce((sum, t, i) => (i === 3 || i === 4 ? sum : sum + t), 0);
+  let temporal = 0;
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'temporal') temporal += cpuSecondsOf(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return { machine: busy / 100, self: cpuSecondsOf(process.pid), temporal };
+}
+
+/** "CPU per 1,000 messages: …" between two snapshots. */
+export function cpuPerThousand(before: CpuSnapshot, after: CpuSnapshot, messages: number, selfLabel: string, seconds: number): string {
+  const per = (s: number) => ((s / messages) * 1000).toFixed(2);
+  const machine = after.machine - before.machine;
+  const self = after.self - before.self;
+  const temporal = after.temporal - before.temporal;
+  return (
+    `CPU per 1,000 messages: ${per(machine)} s in all (${(machine / seconds).toFixed(2)} cores busy on average), of which ` +
+    `${selfLabel} ${per(self)} s, Temporal ${per(temporal)} s, the rest (PostgreSQL, and anything else running) ${per(machine - self - temporal)} s\n`
+  );
+}
