@@ -161,6 +161,9 @@ export class SandboxCarrier {
         // Postgres briefly unavailable: the receipts stay in the table and go out on a later pass.
       }
       await new Promise<void>((resolve) => {
+        // Stopped while this loop was at the database: its wake-up was not registered when stop()
+        // woke the others, and a loop that does not poll would sleep for good.
+        if (this.stopped) return resolve();
         const done = () => {
           clearTimeout(timer);
           this.wakes.delete(done);
