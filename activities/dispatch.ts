@@ -197,8 +197,8 @@ export function createDispatchActivities(deps: {
   return {
     /**
      * A campaign's dispatch on one channel (one partition of its rows, then any that are left):
-     * claims and hands over pages until nothing of the task can be claimed now — all handed over, the task paused or
-     * canceled, or its window closed. Returns early, giving back its claims, when the worker stops.
+     * claims and hands over pages until nothing of the task can be claimed now — all handed over,
+     * the task paused or canceled, or its window closed. Returns early, giving back its claims, when the worker stops.
      */
     async dispatchChannel(input: DispatchInput): Promise<DispatchResult> {
       const ctx = Context.current();
@@ -210,20 +210,20 @@ export function createDispatchActivities(deps: {
       // every CURSOR_RESTART_MS, and before the dispatcher decides there is nothing left.
       let afterSeq: number | undefined;
       let cursorStarted = Date.now();
+      const startOver = () => {
+        afterSeq = undefined;
+        cursorStarted = Date.now();
+      };
       let partition = input.partition;
       try {
         while (!ctx.cancellationSignal.aborted) {
-          if (Date.now() - cursorStarted >= CURSOR_RESTART_MS) {
-            afterSeq = undefined;
-            cursorStarted = Date.now();
-          }
+          if (Date.now() - cursorStarted >= CURSOR_RESTART_MS) startOver();
           const page = await dispatchPage({ taskId: input.taskId }, input.channel, owner, ctx.cancellationSignal, { partition, afterSeq });
           result.submitted += page.accepted;
           result.rejected += page.rejected;
           if (page.claimed === 0) {
             if (afterSeq !== undefined && !page.windowClosed) {
-              afterSeq = undefined;
-              cursorStarted = Date.now();
+              startOver();
               continue;
             }
             if (partition && partition.count > 1 && !page.windowClosed) {
@@ -231,8 +231,7 @@ export function createDispatchActivities(deps: {
               // claims apart), so the channel's last rows do not wait for its slowest dispatcher
               // alone — the last 3,000 rows of a 100,000-row campaign took 9 s that way.
               partition = undefined;
-              afterSeq = undefined;
-              cursorStarted = Date.now();
+              startOver();
               continue;
             }
             result.windowClosed = page.windowClosed;

@@ -16,11 +16,12 @@ export const STREAM_TASK_TYPE = 'api';
  */
 export function sweepScopeCondition(scope: TaskScope, alias: string, param: number): { sql: string; params: unknown[] } {
   if ('taskId' in scope) return { sql: `${alias}.task_id = $${param}`, params: [scope.taskId] };
-  return {
-    sql: `exists (select 1 from tasks st where st.id = ${alias}.task_id
-                  and (st.type = '${STREAM_TASK_TYPE}' or st.status in ('canceled', 'failed')))`,
-    params: [],
-  };
+  return { sql: `exists (select 1 from tasks st where st.id = ${alias}.task_id and ${streamSweepTasks('st')})`, params: [] };
+}
+
+/** SQL condition on a `tasks` row (`alias`): the tasks the stream's sweep covers. */
+export function streamSweepTasks(alias: string): string {
+  return `(${alias}.type = '${STREAM_TASK_TYPE}' or ${alias}.status in ('canceled', 'failed'))`;
 }
 
 /**

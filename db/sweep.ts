@@ -4,7 +4,7 @@ import { returnLapsedClaims } from './dispatch';
 import type { Queryable } from './messages';
 import { sqlList } from './sql';
 import { notifyDispatchReady } from './notify';
-import { STREAM_TASK_TYPE, sweepScopeCondition, sweepScopeFilter, type TaskScope } from './scope';
+import { streamSweepTasks, STREAM_TASK_TYPE, sweepScopeCondition, sweepScopeFilter, type TaskScope } from './scope';
 import { countByStatus, countsByTask, recordTaskEvent, settleControlledRows } from './tasks';
 import type { Pool } from 'pg';
 import { CHANNELS } from '../core/channels';
@@ -314,7 +314,7 @@ export async function completeFinishedStreamTasks(db: Queryable): Promise<string
 export async function streamHasWork(db: Queryable): Promise<boolean> {
   const { rows } = await db.query(
     `select exists (select 1 from tasks t where t.type = '${STREAM_TASK_TYPE}' and t.status = 'in_progress')
-         or exists (select 1 from tasks t where t.control_pending)
+         or exists (select 1 from tasks t where t.control_pending and ${streamSweepTasks('t')})
          or exists (select 1 from messages m where m.delivery_end_at is not null and m.status in (${LIVE})
                     and m.status in ('QUEUED', 'SENT', 'PENDING')) as busy`,
   );

@@ -5,7 +5,7 @@ import type { Queryable } from './messages';
 import { notifyDispatchReady } from './notify';
 import { inTransaction } from './pool';
 import { containsPattern } from './sql';
-import { STREAM_TASK_TYPE, type TaskScope } from './scope';
+import { streamSweepTasks, type TaskScope } from './scope';
 import { countStatusChanges } from '../activities/metrics';
 
 /** A line in the task's timeline (`GET /api/v1/tasks/:id/history`). */
@@ -180,10 +180,10 @@ export async function startTask(db: Queryable, taskId: string, by?: Actor): Prom
 export type TaskAction = 'pause' | 'resume' | 'cancel';
 
 /** The one table of task transitions, for campaigns and API sends alike. */
-export const TASK_TRANSITIONS: Record<TaskAction, { from: readonly TaskStatus[]; to: TaskStatus }> = {
-  pause: { from: ['in_progress'], to: 'paused' },
-  resume: { from: ['paused'], to: 'in_progress' },
-  cancel: { from: ['created', 'in_progress', 'paused'], to: 'canceled' },
+export const TASK_TRANSITIONS: Record<TaskAction, { from: readonly TaskStatus[]; to: TaskStatus; event: string }> = {
+  pause: { from: ['in_progress'], to: 'paused', event: 'paused' },
+  resume: { from: ['paused'], to: 'in_progress', event: 'resumed' },
+  cancel: { from: ['created', 'in_progress', 'paused'], to: 'canceled', event: 'canceled' },
 };
 
 /** A refused transition: `notFound`, or the task's status does not allow the action (a 409). */
@@ -309,7 +309,7 @@ export async function settleControlledRows(pool: Pool, scope: TaskScope, batch: 
   const { rows: pending } = await pool.query<{ id: string }>(
     'taskId' in scope
       ? `select id from tasks where control_pending and id = $1`
-      : `select id from tasks where control_pending and (type = '${STREAM_TASK_TYPE}' or status in ('canceled', 'failed'))`,
+      : `select id from tasks t where control_pending and ${streamSweepTasks('t')}`,
     'taskId' in scope ? [scope.taskId] : [],
   );
   let total = 0;
@@ -344,7 +344,7 @@ export async function settleControlledRows(pool: Pool, scope: TaskScope, batch: 
 }
 
 /** Timeline events of control changes, whose `messages` the sweep completes. */
-const CONTROL_EVENT_KINDS = ['paused', 'resumed', 'canceled', 'failed'];
+const CONTROL_EVENT_KINDS = [...Object.values(TASK_TRANSITIONS).map((t) => t.event), 'failed'];
 
 /**
  * Pauses, resumes or cancels a task — the same for a campaign and for an API send. The task row
@@ -369,11 +369,11 @@ export async function controlTask(
     );
     const task = rows[0];
     if (!task) throw new TaskTransitionError(`task ${taskId} not found`, true);
-    const { from, to } = TASK_TRANSITIONS[action];
+    const { from, to, event } = TASK_TRANSITIONS[action];
     if (!from.includes(task.status)) throw new TaskTransitionError(refusal(action, task.status));
     await setTaskStatus(client, taskId, to);
     const messages = await settleRowsOnAnswer(client, { ...task, status: to });
-    await recordTaskEvent(client, taskId, action === 'pause' ? 'paused' : action === 'resume' ? 'resumed' : 'canceled', {
+    await recordTaskEvent(client, taskId, event, {
       messages,
       ...(options.by ? { by: options.by } : {}),
     });

@@ -48,7 +48,6 @@ export async function installWorkerRuntime(level: string, sdkMetricsPort = Numbe
   setSdkMetricsUrl(`http://127.0.0.1:${port}/metrics`);
 }
 
-
 export async function connectWorker(config: AppConfig): Promise<NativeConnection> {
   await installWorkerRuntime(config.logLevel);
   return NativeConnection.connect(temporalConnectionOptions(config));
