@@ -9,12 +9,11 @@
  *
  * The central directory check is the main defence: ordinary zip bombs state their sizes honestly,
  * and a workbook that claims more than the limits is refused before a byte is inflated. A crafted
- * zip can understate its sizes, though (only inflating tells the truth), and ExcelJS's WorkbookReader
- * inflates the local entries itself, out of our reach. `limitStream` caps the bytes wherever we
- * inflate ourselves; with ExcelJS, cap what it produces (rows, cells) instead.
+ * zip can understate its sizes, though (only inflating tells the truth): the importer's reader
+ * (api/services/worksheet-rows.ts) opens the parts `locateWorkbookParts` finds and stops any part
+ * that inflates beyond the size the directory stated.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { Transform, type TransformCallback } from 'node:stream';
 
 export interface WorkbookLimits {
   /** The most all entries of the zip may unpack to together. */
@@ -51,7 +50,7 @@ export type WorkbookProblemCode =
 
 export type WorkbookProblem = { code: WorkbookProblemCode; message: string };
 
-/** Raised by `limitStream`; carries the problem to show the user. */
+/** Raised by `locateWorkbookParts`; carries the problem to show the user. */
 export class WorkbookProblemError extends Error {
   constructor(readonly problem: WorkbookProblem) {
     super(problem.message);
@@ -105,27 +104,51 @@ export async function checkWorkbookFile(
   }
 }
 
+/** Where one part of a workbook's zip lies: its compressed bytes are [dataStart, dataStart + compressedSize). */
+export interface ZipPart {
+  name: string;
+  /** 0 stored, 8 deflated (the only two `checkWorkbookFile` lets through). */
+  method: number;
+  dataStart: number;
+  compressedSize: number;
+  uncompressedSize: number;
+}
+
 /**
- * A pass-through that fails with a `zip_bomb` WorkbookProblemError once more than `maxBytes` went
- * through it. Pipe inflated data through it: the central directory's sizes can lie.
+ * The parts of a workbook that passed `checkWorkbookFile`, located through its central directory
+ * and local headers, so a reader can open exactly the parts it needs, in the order it needs them.
+ * (A single pass over the local headers, as ExcelJS's streaming reader makes, intermittently loses
+ * an entry under load: exceljs#3064.) `wanted` picks the parts by name. Rejects with a
+ * WorkbookProblemError when the layout is inconsistent.
  */
-export function limitStream(maxBytes: number): Transform {
-  let passed = 0;
-  return new Transform({
-    transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
-      passed += chunk.length;
-      if (passed > maxBytes) {
-        callback(
-          new WorkbookProblemError({
-            code: 'zip_bomb',
-            message: `the workbook unpacks to more than its limit of ${formatBytes(maxBytes)}: this looks like a zip bomb, not a workbook`,
-          }),
-        );
-        return;
-      }
-      callback(null, chunk);
-    },
-  });
+export async function locateWorkbookParts(path: string, wanted: (name: string) => boolean): Promise<ZipPart[]> {
+  const damaged = () => new WorkbookProblemError({ code: 'corrupt', message: MESSAGES.damaged });
+  const file = await open(path, 'r');
+  try {
+    const { size } = await file.stat();
+    const located = await locateCentralDirectory(file, size);
+    if ('code' in located) throw new WorkbookProblemError(located);
+    const reader = new WindowReader(file, located.offset + located.size);
+    const entries: DirectoryEntry[] = [];
+    let position = located.offset;
+    for (let index = 0; index < located.entryCount; index++) {
+      const entry = await readDirectoryEntry(reader, position);
+      if (!entry) throw damaged();
+      position = entry.next;
+      if (wanted(entry.name)) entries.push(entry);
+    }
+    const parts: ZipPart[] = [];
+    for (const entry of entries) {
+      const header = await readAt(file, entry.localHeaderOffset, LOCAL_HEADER_SIZE);
+      if (header.length < LOCAL_HEADER_SIZE || header.readUInt32LE(0) !== ZIP_LOCAL_HEADER_SIGNATURE) throw damaged();
+      const dataStart = entry.localHeaderOffset + LOCAL_HEADER_SIZE + header.readUInt16LE(26) + header.readUInt16LE(28);
+      if (dataStart + entry.compressedSize > located.offset) throw damaged();
+      parts.push({ name: entry.name, method: entry.method, dataStart, compressedSize: entry.compressedSize, uncompressedSize: entry.uncompressedSize });
+    }
+    return parts;
+  } finally {
+    await file.close();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -161,6 +184,7 @@ function readUInt64(buffer: Buffer, offset: number): number {
 const ZIP_LOCAL_HEADER = Buffer.from('PK\x03\x04', 'latin1');
 const ZIP_END_OF_DIRECTORY = Buffer.from('PK\x05\x06', 'latin1');
 const ZIP_DIRECTORY_ENTRY = 0x02014b50;
+const ZIP_LOCAL_HEADER_SIGNATURE = 0x04034b50;
 const ZIP_END_OF_DIRECTORY_SIGNATURE = 0x06054b50;
 const ZIP64_END_OF_DIRECTORY = 0x06064b50;
 const ZIP64_LOCATOR = 0x07064b50;

@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type ExcelJS from 'exceljs';
+import { locateWorkbookParts, WorkbookProblemError } from '../../core/workbook-check';
 
 /**
  * Reads the rows of a workbook's first worksheet in a worker thread and hands them over in
@@ -18,6 +19,8 @@ export interface WorksheetRow {
 export class UnreadableWorkbookError extends Error {}
 
 const ROWS_PER_BATCH = 500;
+/** The parts the reader may open: the workbook, its relationships, shared strings and sheets. */
+const isReadPart = (name: string) => name === 'xl/_rels/workbook.xml.rels' || (name.startsWith('xl/') && name.endsWith('.xml'));
 const BATCHES_AHEAD = 4;
 const READER_HEAP_MB = 128;
 
@@ -29,6 +32,8 @@ type FromWorker = { rows: [number, ExcelJS.CellValue[]][] } | { end: true; sheet
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
+const zlib = require('node:zlib');
+const { PassThrough, Readable, Transform, pipeline } = require('node:stream');
 const ExcelJS = require(workerData.exceljs);
 let credit = workerData.batchesAhead;
 let wake = null;
@@ -66,22 +71,54 @@ function sharedString(index) {
   if (index >= sharedCount) return '';
   return sharedBytes.toString('utf8', index === 0 ? 0 : sharedEnds[index - 1], sharedEnds[index]);
 }
-(async () => {
-  const reader = new ExcelJS.stream.xlsx.WorkbookReader(fs.createReadStream(workerData.file), {
-    sharedStrings: 'emit', hyperlinks: 'cache', styles: 'ignore', worksheets: 'emit', entries: 'emit',
+// Each part is read through the zip's directory (core/workbook-check.ts located them): the first
+// sheet of the workbook's own order, after the parts it depends on. ExcelJS's one pass over the
+// local headers lost an entry now and then under load ("Cannot read properties of undefined
+// (reading 'sheets')", exceljs#3064), and it copied every sheet to a temporary file first.
+const parts = new Map(workerData.parts.map((part) => [part.name, part]));
+function partStream(part) {
+  const inflated = part.method === 8 ? zlib.createInflateRaw() : new PassThrough();
+  let produced = 0;
+  // The directory's sizes were checked for a zip bomb; a part that inflates beyond its stated size lied.
+  const limit = new Transform({
+    transform(chunk, _encoding, callback) {
+      produced += chunk.length;
+      if (produced > part.uncompressedSize) return callback(new Error('the part ' + part.name + ' unpacks to more than its zip directory says: the file is damaged, or a zip bomb'));
+      callback(null, chunk);
+    },
   });
-  let sheets = 0;
-  for await (const item of reader.parse()) {
-    // ExcelJS yields each shared string as a bare { index, text } (not as a 'shared-strings' event).
-    if (item.eventType === undefined && typeof item.index === 'number') {
-      keepShared(item.index, item.text);
-      continue;
-    }
-    if (item.eventType !== 'worksheet') continue;
-    const value = item.value;
-    sheets += 1;
+  if (part.compressedSize === 0) return pipeline(Readable.from([]), inflated, limit, () => undefined);
+  const raw = fs.createReadStream(workerData.file, { start: part.dataStart, end: part.dataStart + part.compressedSize - 1 });
+  return pipeline(raw, inflated, limit, () => undefined);
+}
+/** The part a workbook relationship's target names (relative to xl/, or absolute from the root). */
+const targetPart = (target) => parts.get(target.startsWith('/') ? target.slice(1) : 'xl/' + target.replace(/^\\.\\//, ''));
+function firstSheetPart(reader) {
+  const sheet = reader.model && reader.model.sheets && reader.model.sheets[0];
+  const rel = sheet && (reader.workbookRels || []).find((r) => r.Id === sheet.rId);
+  if (rel) return targetPart(rel.Target);
+  // No usable workbook.xml or relationships: the lowest-numbered sheet part.
+  const numbered = [...parts.keys()].map((name) => /^xl\\/worksheets\\/sheet(\\d+)\\.xml$/.exec(name)).filter(Boolean);
+  numbered.sort((a, b) => Number(a[1]) - Number(b[1]));
+  return numbered.length > 0 ? parts.get(numbered[0][0]) : undefined;
+}
+(async () => {
+  const reader = new ExcelJS.stream.xlsx.WorkbookReader(null, {
+    sharedStrings: 'emit', hyperlinks: 'cache', styles: 'ignore', worksheets: 'emit', entries: 'ignore',
+  });
+  const rels = parts.get('xl/_rels/workbook.xml.rels');
+  if (rels) await reader._parseRels(partStream(rels));
+  const book = parts.get('xl/workbook.xml');
+  if (book) await reader._parseWorkbook(partStream(book));
+  const shared = parts.get('xl/sharedStrings.xml');
+  if (shared) for await (const item of reader._parseSharedStrings(partStream(shared))) keepShared(item.index, item.text);
+  const sheetPart = firstSheetPart(reader);
+  if (!sheetPart) return parentPort.postMessage({ end: true, sheets: 0 });
+  const sheetNo = (/(\\d+)\\.xml$/.exec(sheetPart.name) || [])[1] || '1';
+  // Only the first sheet holds recipients (the others explain the columns).
+  for (const item of reader._parseWorksheet(partStream(sheetPart), sheetNo)) {
     let rows = [];
-    for await (const row of value) {
+    for await (const row of item.value) {
       const values = row.values;
       for (let i = 0; i < values.length; i++) {
         const cell = values[i];
@@ -91,20 +128,22 @@ function sharedString(index) {
       if (rows.length === workerData.rowsPerBatch) { await send(rows); rows = []; }
     }
     if (rows.length > 0) await send(rows);
-    break; // only the first sheet holds recipients (the others explain the columns)
   }
-  parentPort.postMessage({ end: true, sheets });
+  parentPort.postMessage({ end: true, sheets: 1 });
 })().catch((error) => parentPort.postMessage({ failed: error && error.message ? error.message : String(error) }));
 `;
 
 /** The first worksheet's rows, in order; `sheets` (0 or 1) is known once the rows are done. */
 export async function* worksheetRows(filePath: string, result: { sheets: number }): AsyncGenerator<WorksheetRow[]> {
+  const parts = await locateWorkbookParts(filePath, isReadPart).catch((error: unknown) => {
+    throw error instanceof WorkbookProblemError ? new UnreadableWorkbookError(error.message) : error;
+  });
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
     // A bound of its own makes the parser collect its garbage early instead of growing towards the
     // process's limit (≈ 200 MB less at a million rows).
     resourceLimits: { maxOldGenerationSizeMb: READER_HEAP_MB },
-    workerData: { file: filePath, exceljs: require.resolve('exceljs'), rowsPerBatch: ROWS_PER_BATCH, batchesAhead: BATCHES_AHEAD },
+    workerData: { file: filePath, parts, exceljs: require.resolve('exceljs'), rowsPerBatch: ROWS_PER_BATCH, batchesAhead: BATCHES_AHEAD },
   });
   const inbox: FromWorker[] = [];
   let waiting: (() => void) | null = null;
