@@ -4,6 +4,7 @@ import nodemailer from 'nodemailer';
 import { z } from 'zod';
 import { decodeHtmlEntities, isHtml } from '../../core/links';
 import type { MessageStatus } from '../../core/status';
+import { composeEmail } from './email-mime';
 import { requireXSignature } from './http-answer';
 import { defineAdapter, WebhookRejected, type OutgoingMessage, type ProviderReceipt, type SubmitResult, type WebhookRequest } from './types';
 
@@ -152,15 +153,8 @@ export const smtpAdapter = defineAdapter({
       const content = isHtml(body) ? { html: body, text: htmlToText(body) } : { text: decodeHtmlEntities(body) };
       const messageIdHeader = messageIdFor(message.sendId, domain);
       try {
-        const info = await transport.sendMail({
-          from: message.sender,
-          to: message.recipient,
-          subject,
-          ...content,
-          messageId: messageIdHeader,
-          envelope: settings.returnPath ? { from: settings.returnPath, to: message.recipient } : undefined,
-          signal,
-        });
+        const email = composeEmail({ from: message.sender, to: message.recipient, subject, ...content, messageId: messageIdHeader, date: new Date() }, settings.returnPath);
+        const info = await transport.sendMail({ ...email, signal });
         const response = info.response.replace(/\s+/g, ' ').trim();
         if (info.rejected.length > 0 && info.accepted.length === 0) {
           return { messageId: message.messageId, outcome: 'rejected', reason: `SMTP recipient refused: ${response}` };
