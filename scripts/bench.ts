@@ -8,6 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import os from 'node:os';
+import v8 from 'node:v8';
 import path from 'node:path';
 import fs from 'node:fs';
 import pino from 'pino';
@@ -65,6 +66,9 @@ const SMPP_ANSWER_DELAY_MS = arg('smpp-answer-delay', 10);
 let peakRss = 0;
 const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+/** This process's V8 heap limit: with Node's default (a share of the machine's memory) garbage
+ * grows far before it is collected; a deployment sets it (docker-compose.yml's worker: 256). */
+const heapLimit = () => `V8 heap limit ${mb(v8.getHeapStatistics().heap_size_limit)}${/--max-old-space-size/.test(`${process.env.NODE_OPTIONS ?? ''} ${process.execArgv.join(' ')}`) ? '' : ' (Node default; NODE_OPTIONS=--max-old-space-size=256 as deployed)'}`;
 
 interface Figures {
   recipients: number;
@@ -146,7 +150,7 @@ async function main() {
     process.stdout.write(
       `\nemail campaign through SMTP: ${f.recipients} emails, ${f.emailsPerSecond.toFixed(0)} emails/s (${(f.emailsPerSecond / BEFORE.emailsPerSecond).toFixed(1)}× the ${BEFORE.emailsPerSecond} before, target 10,000; ${f.seconds.toFixed(1)} s until every row was SENT, first after ${f.firstMessageMs} ms); ` +
         `the sink took ${f.received} messages (${f.megabytes.toFixed(1)} MB) over ${f.connections} connections; statuses ${JSON.stringify(f.statuses)}; SMTP settings ${JSON.stringify(f.settings)}\n` +
-        `peak RSS (worker process; sink, Postgres and Temporal excluded): ${mb(peakRss)}; machine: ${os.cpus().length} cores\n`,
+        `peak RSS (worker process; sink, Postgres and Temporal excluded): ${mb(peakRss)}, ${heapLimit()}; machine: ${os.cpus().length} cores\n`,
     );
     await connection.close();
     await client.connection.close();
@@ -220,7 +224,7 @@ async function main() {
   const before = RECIPIENTS >= 1_000_000 ? BEFORE.engine1mPerSecond : BEFORE.engine100kPerSecond;
   const engineLine =
     `engine: ${engine.recipients} recipients, ${engine.perSecond.toFixed(0)} msg/s to final status (${(engine.perSecond / before).toFixed(2)}× the ${before} before; target 10,000), ` +
-    `${engine.seconds.toFixed(1)} s, first message ${engine.firstMessageMs} ms, ${engine.historyEvents} history events, peak RSS ${mb(engineRss)} (target < 512 MB): ${JSON.stringify(engine.final)}\n` +
+    `${engine.seconds.toFixed(1)} s, first message ${engine.firstMessageMs} ms, ${engine.historyEvents} history events, peak RSS ${mb(engineRss)} (target < 512 MB; ${heapLimit()}): ${JSON.stringify(engine.final)}\n` +
     `  from /metrics: ${metricsAfter.delivered - metricsBefore.delivered} DELIVERED and ${metricsAfter.handedOver - metricsBefore.handedOver} hand-overs counted, ` +
     `receipt latency p50 ≤ ${quantileBetween(metricsBefore.receiptBuckets, metricsAfter.receiptBuckets, 0.5)} s, p99 ≤ ${quantileBetween(metricsBefore.receiptBuckets, metricsAfter.receiptBuckets, 0.99)} s, ` +
     `claim lag p50 ≤ ${quantileBetween(metricsBefore.claimLagBuckets, metricsAfter.claimLagBuckets, 0.5)} s, p99 ≤ ${quantileBetween(metricsBefore.claimLagBuckets, metricsAfter.claimLagBuckets, 0.99)} s (bucket bounds)\n`;
