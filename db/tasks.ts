@@ -139,8 +139,9 @@ export async function countByStatus(db: Queryable, taskId: string): Promise<Part
 export async function foldTaskCountChanges(pool: Pool, limit = 50_000): Promise<number> {
   const { rows } = await pool.query<{ n: number }>(
     `with taken as (
-       delete from task_count_changes where id in (
-         select id from task_count_changes order by id limit $1 for update skip locked)
+       -- The locking pick runs once (an InitPlan), whatever the statistics say: see sandbox.ts#deliverDue.
+       delete from task_count_changes where id = any(array(
+         select id from task_count_changes order by id limit $1 for update skip locked))
        returning task_id, status, n),
      folded as (
        insert into task_counts (task_id, status, n)

@@ -314,6 +314,7 @@ describe('progress, durability and counters', () => {
         await new Promise((r) => setTimeout(r, 50));
       }
     })();
+    const uploadStarted = Date.now();
     const created = await uploadTask(stack, file, { name: 'big one', type: 'sms' }).set('X-Upload-Id', uploadId).expect(201);
     uploading = false;
     await polling;
@@ -321,6 +322,14 @@ describe('progress, durability and counters', () => {
     const final = (await stack.admin().get(`/api/v1/uploads/${uploadId}`).expect(200)).body;
     expect(final).toMatchObject({ state: 'done', rowsRead: 40_000, accepted: 40_000, rejected: 0, taskId: created.body.id });
     await stack.admin().get(`/api/v1/uploads/${randomUUID()}`).expect(404);
+    // The planner learns of the 40,000 new rows at once, not when autovacuum gets to the table.
+    const analyzed = await eventually(
+      async () => (await stack.deps.pool.query(`select last_analyze from pg_stat_user_tables where relname = 'messages'`)).rows[0]?.last_analyze as Date | null,
+      (at) => at !== null && at !== undefined && at.getTime() >= uploadStarted - 1000,
+      20_000,
+      200,
+    );
+    expect(analyzed!.getTime()).toBeGreaterThanOrEqual(uploadStarted - 1000);
   }, 120_000);
 
   it('a crash mid-import (the database connection dies) leaves no half task', async () => {
