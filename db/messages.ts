@@ -183,6 +183,27 @@ const COPY_WRITE_BYTES = 256 * 1024;
  * ends a COPY, so not too often; ≈ 4 MB of codes, ids and URLs. */
 const COPY_LINKS_PER_INSERT = 20_000;
 
+/** Rows registered in one go from which the table's statistics are refreshed at once. */
+const ANALYZE_AFTER_ROWS = 10_000;
+let analyzing: Promise<void> | undefined;
+
+/**
+ * Refreshes the planner's statistics of `messages` after a bulk registration of `rowsAdded` rows
+ * (a task file; from ANALYZE_AFTER_ROWS on), in the background: until autovacuum gets to it (a
+ * minute or more; never where it is off), the planner believes the new rows are not there, and the
+ * stream's look for waiting tasks read 300,000 new rows through the log's status index, 3–5 s a
+ * call, holding API sends back by as much. One at a time per process; a failure (the database
+ * stopping) only leaves it to autovacuum.
+ */
+export function refreshMessageStatistics(pool: Pool, rowsAdded: number): Promise<void> {
+  if (rowsAdded < ANALYZE_AFTER_ROWS) return Promise.resolve();
+  analyzing ??= pool
+    .query('analyze messages')
+    .then(() => undefined, () => undefined)
+    .finally(() => (analyzing = undefined));
+  return analyzing;
+}
+
 /**
  * Streams new message rows into `messages` with COPY, inside the caller's transaction: the fastest
  * way in for a large import, and the database works on one batch while the caller prepares the
@@ -192,25 +213,6 @@ const COPY_LINKS_PER_INSERT = 20_000;
  * The rows' short links are inserted whenever a COPY ends — by `end()`, or every
  * COPY_LINKS_PER_INSERT links — so they are never held for the whole import.
  */
-/** Rows registered in one go from which the table's statistics are refreshed at once. */
-export const ANALYZE_AFTER_ROWS = 10_000;
-let analyzing: Promise<void> | undefined;
-
-/**
- * Refreshes the planner's statistics of `messages` after a bulk registration (a task file), in the
- * background: until autovacuum gets to it (a minute or more; never where it is off), the planner
- * believes the new rows are not there, and the stream's look for waiting tasks read 300,000 new
- * rows through the log's status index, 3–5 s a call, holding API sends back by as much. One at a
- * time per process; a failure (the database stopping) only leaves it to autovacuum.
- */
-export function refreshMessageStatistics(pool: Pool): Promise<void> {
-  analyzing ??= pool
-    .query('analyze messages')
-    .then(() => undefined, () => undefined)
-    .finally(() => (analyzing = undefined));
-  return analyzing;
-}
-
 export class MessageCopy {
   private stream: CopyStreamQuery | null = null;
   private finished: Promise<void> = Promise.resolve();

@@ -15,7 +15,7 @@ import {
 import { NumberSet } from '../../core/number-set';
 import { checkWorkbookFile } from '../../core/workbook-check';
 import { ChannelSettingSchema, SenderSchema, TemplateSchema, type TemplateRecord } from '../../db/entities';
-import { ANALYZE_AFTER_ROWS, BULK_CHUNK, MessageCopy, refreshMessageStatistics, type NewMessage } from '../../db/messages';
+import { BULK_CHUNK, MessageCopy, refreshMessageStatistics, type NewMessage } from '../../db/messages';
 import { recordTaskEvent } from '../../db/tasks';
 import { taskWorkflowId } from '../../workflows/definitions';
 import type { Principal } from '../auth';
@@ -103,7 +103,7 @@ export async function importTaskFile(pool: Pool, em: EntityManager, config: AppC
     const result = await importer.finish();
     await client.query('commit');
     importer.committed();
-    if (result.accepted >= ANALYZE_AFTER_ROWS) void refreshMessageStatistics(pool);
+    void refreshMessageStatistics(pool, result.accepted);
     return { taskId, ...result };
   } catch (error) {
     // A bad file leaves a healthy connection; anything else may have broken it.

@@ -19,10 +19,10 @@ export interface WorksheetRow {
 export class UnreadableWorkbookError extends Error {}
 
 const ROWS_PER_BATCH = 500;
-/** The parts the reader may open: the workbook, its relationships, shared strings and sheets. */
-const isReadPart = (name: string) => name === 'xl/_rels/workbook.xml.rels' || (name.startsWith('xl/') && name.endsWith('.xml'));
 const BATCHES_AHEAD = 4;
 const READER_HEAP_MB = 128;
+/** The parts the reader may open: the workbook, its relationships, shared strings and sheets. */
+const isReadPart = (name: string) => name === 'xl/_rels/workbook.xml.rels' || (name.startsWith('xl/') && name.endsWith('.xml'));
 
 type FromWorker = { rows: [number, ExcelJS.CellValue[]][] } | { end: true; sheets: number } | { failed: string };
 
@@ -74,7 +74,9 @@ function sharedString(index) {
 // Each part is read through the zip's directory (core/workbook-check.ts located them): the first
 // sheet of the workbook's own order, after the parts it depends on. ExcelJS's one pass over the
 // local headers lost an entry now and then under load ("Cannot read properties of undefined
-// (reading 'sheets')", exceljs#3064), and it copied every sheet to a temporary file first.
+// (reading 'sheets')", exceljs#3064), and it copied every sheet to a temporary file first. The
+// parts are parsed by the reader's own _parseRels/_parseWorkbook/_parseSharedStrings/_parseWorksheet:
+// internals of ExcelJS 4.4.0, which package.json pins exactly (test/unit/worksheet-rows.test.ts).
 const parts = new Map(workerData.parts.map((part) => [part.name, part]));
 function partStream(part) {
   const inflated = part.method === 8 ? zlib.createInflateRaw() : new PassThrough();
