@@ -103,6 +103,7 @@ export function createControlActivities(deps: { pool: Pool; wakeups?: DispatchWa
       let progressAt = 0;
       try {
         while (Date.now() < until && !ctx.cancellationSignal.aborted) {
+          const announced = deps.wakeups?.mark(ANY_CHANNEL);
           const timed = timeSweep('stream');
           const counts = await sweep(pool, { stream: true });
           const receipts = await applyParkedReceipts(pool);
@@ -116,7 +117,7 @@ export function createControlActivities(deps: { pool: Pool; wakeups?: DispatchWa
           const changed = Object.values(counts).some((n) => n > 0) || receipts > 0 || completed.length > 0;
           const left = until - Date.now();
           if (changed || (await streamHasWork(pool))) await sleep(Math.min(STREAM_SWEEP_MS, left), ctx.cancellationSignal);
-          else if (deps.wakeups) await deps.wakeups.wait(ANY_CHANNEL, Math.min(STREAM_IDLE_SWEEP_MS, left), ctx.cancellationSignal);
+          else if (deps.wakeups) await deps.wakeups.wait(ANY_CHANNEL, Math.min(STREAM_IDLE_SWEEP_MS, left), ctx.cancellationSignal, announced);
           else await sleep(Math.min(STREAM_SWEEP_MS, left), ctx.cancellationSignal);
         }
       } finally {

@@ -261,12 +261,13 @@ export function createDispatchActivities(deps: {
       try {
         while (Date.now() < until && !ctx.cancellationSignal.aborted) {
           if (retryAt <= Date.now()) retryAt = Infinity; // due: this claim takes those rows
+          const announced = deps.wakeups?.mark(input.channel);
           const page = await dispatchPage({ stream: true }, input.channel, owner, ctx.cancellationSignal, { rotation });
           submitted += page.accepted;
           if (page.retryAt !== undefined) retryAt = Math.min(retryAt, page.retryAt);
           if (page.claimed > 0) continue;
           const idle = Math.max(0, Math.min(STREAM_IDLE_POLL_MS, until - Date.now(), retryAt + 20 - Date.now()));
-          if (deps.wakeups) await deps.wakeups.wait(input.channel, idle, ctx.cancellationSignal);
+          if (deps.wakeups) await deps.wakeups.wait(input.channel, idle, ctx.cancellationSignal, announced);
           else await sleep(idle, ctx.cancellationSignal);
         }
       } finally {

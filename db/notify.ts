@@ -28,6 +28,9 @@ export async function notifyDispatchReady(db: Queryable, channels: readonly stri
  */
 export class DispatchWakeups {
   private readonly events = new EventEmitter();
+  /** How many times each event was announced: a waiter that marked the count before its claim
+   * returns at once if a notification came in between (it was emitted while nobody listened). */
+  private readonly announced = new Map<string, number>();
   private client?: Client;
   private stopped = false;
   private retryTimer?: NodeJS.Timeout;
@@ -49,8 +52,8 @@ export class DispatchWakeups {
     });
     client.on('notification', (message) => {
       if (message.channel !== DISPATCH_READY) return;
-      if (message.payload) this.events.emit(message.payload);
-      this.events.emit(ANY_CHANNEL);
+      if (message.payload) this.announce(message.payload);
+      this.announce(ANY_CHANNEL);
     });
     await client.connect();
     await client.query(`listen ${DISPATCH_READY}`);
@@ -60,7 +63,7 @@ export class DispatchWakeups {
     }
     this.client = client;
     // Rows may have become ready while we were not listening.
-    this.events.emit(EVERYONE);
+    this.announce(EVERYONE);
   }
 
   private scheduleReconnect(): void {
@@ -72,11 +75,26 @@ export class DispatchWakeups {
     this.retryTimer.unref();
   }
 
+  private announce(event: string): void {
+    this.announced.set(event, (this.announced.get(event) ?? 0) + 1);
+    this.events.emit(event);
+  }
+
   /**
-   * Resolves when rows are announced on `channel` (or on any channel, for `'*'`), after `timeoutMs`,
-   * or when `signal` aborts — whichever comes first.
+   * A position in the announcements on `channel` (or any channel, for `'*'`). Take it before
+   * looking for rows and pass it to `wait`: a notification that arrives while the claim runs — its
+   * snapshot taken before the rows committed — then ends the wait at once instead of being lost.
    */
-  wait(channel: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  mark(channel: string): number {
+    return (this.announced.get(channel) ?? 0) + (this.announced.get(EVERYONE) ?? 0);
+  }
+
+  /**
+   * Resolves when rows are announced on `channel` (or on any channel, for `'*'`) — since `mark`,
+   * when given — after `timeoutMs`, or when `signal` aborts, whichever comes first.
+   */
+  wait(channel: string, timeoutMs: number, signal?: AbortSignal, since?: number): Promise<void> {
+    if (since !== undefined && this.mark(channel) !== since) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -96,7 +114,7 @@ export class DispatchWakeups {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.events.emit(EVERYONE);
+    this.announce(EVERYONE);
     await this.client?.end().catch(() => undefined);
   }
 }
