@@ -12,11 +12,11 @@ const TEMPLATE_CACHE_MS = 1000;
 
 export function registerNotificationRoutes(api: ApiRegistry, deps: ApiDeps): void {
   // At hundreds of sends a second, loading and re-checking the template (three queries) for each
-  // one would cost more than recording the send itself.
-  const checked = new Map<string, { template: TemplateRecord; until: number }>();
-  async function sendableTemplate(templateId: string): Promise<TemplateRecord> {
-    const cached = checked.get(templateId);
-    if (cached && cached.until > Date.now()) return cached.template;
+  // one would cost more than recording the send itself. The lookup itself is shared: when the
+  // entry expires under load, the requests that arrive while it is reloaded wait for that one
+  // reload instead of each starting their own (they did: a tenth of the API's CPU at 260 req/s).
+  const checked = new Map<string, { template: Promise<TemplateRecord>; until: number }>();
+  async function loadSendableTemplate(templateId: string): Promise<TemplateRecord> {
     const em = deps.orm.em.fork();
     const template = await em.findOne(TemplateSchema, { id: templateId });
     if (!template) throw unprocessable(`template ${templateId} not found`, [{ path: 'templateId', message: 'no such template' }]);
@@ -27,9 +27,21 @@ export function registerNotificationRoutes(api: ApiRegistry, deps: ApiDeps): voi
       sendWindows: template.sendWindows,
       channels: template.channels as unknown as TemplateChannel[],
     });
-    if (checked.size > 10_000) checked.clear();
-    checked.set(templateId, { template, until: Date.now() + TEMPLATE_CACHE_MS });
     return template;
+  }
+  function sendableTemplate(templateId: string): Promise<TemplateRecord> {
+    const cached = checked.get(templateId);
+    if (cached && cached.until > Date.now()) return cached.template;
+    if (checked.size > 10_000) checked.clear();
+    const entry = { template: loadSendableTemplate(templateId), until: Infinity };
+    checked.set(templateId, entry);
+    // Reused for a second from when it is known; a failure (no such template, a disabled channel)
+    // is answered to the requests that waited for it and looked up afresh by the next one.
+    entry.template.then(
+      () => (entry.until = Date.now() + TEMPLATE_CACHE_MS),
+      () => checked.get(templateId) === entry && checked.delete(templateId),
+    );
+    return entry.template;
   }
 
   api.route(

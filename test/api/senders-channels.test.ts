@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { migrate } from '../../db/orm';
 import { createDatabase, dropDatabase } from '../../scripts/services/postgres';
-import { as, startStack, type TestStack } from '../support/harness';
+import { as, eventually, startStack, type TestStack } from '../support/harness';
 
 /**
  * Channels and senders. Channel switches are account-wide, so this file runs against a database
@@ -105,6 +105,32 @@ describe('channels', () => {
 
     await stack.admin().post('/api/v1/channels/viber/enable').expect(200);
     await operator().post('/api/v1/templates').send({ name: 'Viber 3', channels: [{ channel: 'viber', sender: 'ACME Viber', text: 'x' }] }).expect(201);
+  });
+
+  it('sends check their template once a second: a burst loads it once, and a channel disabled meanwhile refuses sends within about a second', async () => {
+    await approved('viber', 'ACME Burst');
+    const created = await operator()
+      .post('/api/v1/templates')
+      .send({ name: 'Viber burst', channels: [{ channel: 'viber', sender: 'ACME Burst', text: 'Hi {name}' }] })
+      .expect(201);
+    const send = (phone: string) => operator().post('/api/v1/notifications').send({ templateId: created.body.id, variables: { name: 'Ann' }, recipients: [{ phone }] });
+    const lookups = jest.spyOn(stack.deps.orm.em, 'fork');
+    try {
+      // Thirty sends at once, none of which finds the template checked yet.
+      const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => send(`+7999100${String(i).padStart(4, '0')}`)));
+      expect(answers.map((a) => a.status)).toEqual(Array(30).fill(202));
+      expect(lookups).toHaveBeenCalledTimes(1);
+    } finally {
+      lookups.mockRestore();
+    }
+    await stack.admin().post('/api/v1/channels/viber/disable').expect(200);
+    try {
+      const disabledAt = Date.now();
+      await eventually(async () => (await send('+79991009999')).status, (status) => status === 422, 5000, 100);
+      expect(Date.now() - disabledAt).toBeLessThan(1500);
+    } finally {
+      await stack.admin().post('/api/v1/channels/viber/enable').expect(200);
+    }
   });
 
   it('an unknown channel → 404', async () => {
