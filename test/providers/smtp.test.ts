@@ -103,6 +103,7 @@ describe('SMTP adapter against an SMTP server', () => {
     expect(parsed.to).toMatchObject({ value: [{ address: 'ann@mx.example' }] });
     expect(parsed.subject).toBe(`Your order A-${seq}`);
     expect(parsed.messageId).toBe(expectedId);
+    expect(parsed.headerLines.filter((h) => h.key === 'message-id')).toHaveLength(1);
     const html = parsed.html as string;
     expect(html).toContain('<p>Hi Ann &amp; Bob,</p>');
     expect(html).toMatch(new RegExp(`<a href="${PUBLIC_URL}/l/Code\\d{6}">Track your order</a>`));
