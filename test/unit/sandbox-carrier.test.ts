@@ -72,7 +72,7 @@ function receiptTables(passDelayMs = 0) {
   return { pool, receipts, taken, stats };
 }
 
-const outgoing = (i: number) => ({ messageId: `m${i}`, sendId: `t:${i}:sms`, channel: 'sms' as const, recipient: `+7999${String(i).padStart(6, '0')}0` /* ends in 0: delivered */, text: 'x', deliveryEndAt: new Date(Date.now() + 60_000) });
+const outgoing = (i: number) => ({ messageId: `m${i}`, sendId: `t:${i}:sms`, channel: 'sms' as const, recipient: `+7999${String(i).padStart(6, '0')}0` /* ends in 0: delivered */, sender: null, text: 'x', payload: null, deliveryEndAt: new Date(Date.now() + 60_000) });
 
 it('receipts scheduled while the carrier waits cost no pass until the first falls due, then go out together', async () => {
   const db = receiptTables();
