@@ -29,7 +29,7 @@ import { benchSmppCampaign } from './bench/smpp-campaign';
 import { benchApi, type ApiFigures } from './bench/api';
 import { statementProfile } from './bench/statement-profile';
 import { quantileBetween, readEngineMetrics } from './bench/engine-metrics';
-import { cpuPerThousand, cpuSnapshot } from './bench/processes';
+import { cpuPerThousand, cpuSnapshot, DEPLOYED_HEAP_MB } from './bench/processes';
 import { createDatabase, dropDatabase, startEmbeddedPostgres } from './services/postgres';
 import { startTemporalDevServer } from './services/temporal-server';
 
@@ -285,7 +285,7 @@ function apiLine(f: ApiFigures): string {
     `POST /api/v1/notifications (1 recipient; API in ${f.processes} process(es), worker and load generator in processes of their own; concurrency ${f.concurrency}): ` +
     `${f.requests} requests, ${f.perSecond.toFixed(0)} req/s (${(f.perSecond / BEFORE.apiPerSecond).toFixed(1)}× the ${BEFORE.apiPerSecond} before), p50 ${f.p50.toFixed(1)} ms, p90 ${f.p90.toFixed(1)} ms, p99 ${f.p99.toFixed(1)} ms, max ${f.max.toFixed(0)} ms; ` +
     `answers ${JSON.stringify(f.statuses)}; every send final ${f.finalSeconds.toFixed(1)} s after the first request: ${JSON.stringify(f.final)} (warm-up included)\n` +
-    `  peak RSS: API ${mb(f.apiPeakRss)} per process (${mb(f.apiTotalPeakRss)} all), worker ${mb(f.workerPeakRss)}; CPU during the load: API ${f.apiCpuSeconds.toFixed(1)} s, worker ${f.workerCpuSeconds.toFixed(1)} s\n` +
+    `  peak RSS: API ${mb(f.apiPeakRss)} per process (${mb(f.apiTotalPeakRss)} all), worker ${mb(f.workerPeakRss)} (heap limits ${DEPLOYED_HEAP_MB.api} and ${DEPLOYED_HEAP_MB.worker} MB, as deployed); CPU during the load: API ${f.apiCpuSeconds.toFixed(1)} s, worker ${f.workerCpuSeconds.toFixed(1)} s\n` +
     `  targets (DESIGN.md): ≥ 1,000 req/s, p99 ≤ 100 ms, API < 256 MB`
   );
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createPool } from '../../db/pool';
 import { freePort } from '../../worker/ports';
-import { cpuSecondsOf, memoryOf, processTree, ROOT, startApiProcess, startNodeProcess } from './processes';
+import { cpuSecondsOf, DEPLOYED_HEAP_MB, memoryOf, processTree, ROOT, startApiProcess, startNodeProcess } from './processes';
 
 const ADMIN_KEY = 'bench-api-admin-key-0123456789';
 
@@ -36,8 +36,8 @@ export interface ApiFigures {
  */
 export async function benchApi(args: { databaseUrl: string; temporalAddress: string; requests: number; concurrency: number; processes: number }): Promise<ApiFigures> {
   const env = { DATABASE_URL: args.databaseUrl, TEMPORAL_ADDRESS: args.temporalAddress, ADMIN_API_KEY: ADMIN_KEY, LOG_LEVEL: 'warn' };
-  const worker = startNodeProcess('worker/main.ts', { ...env, SANDBOX_LATENCY_MS: '1', WORKER_METRICS_PORT: String(await freePort()) });
-  const api = await startApiProcess({ ...env, API_PROCESSES: String(args.processes) });
+  const worker = startNodeProcess('worker/main.ts', { ...env, SANDBOX_LATENCY_MS: '1', WORKER_METRICS_PORT: String(await freePort()) }, [], DEPLOYED_HEAP_MB.worker);
+  const api = await startApiProcess({ ...env, API_PROCESSES: String(args.processes) }, DEPLOYED_HEAP_MB.api);
   const pool = createPool(args.databaseUrl, 2);
   try {
     const base = `http://127.0.0.1:${api.port}/api/v1`;

@@ -13,13 +13,18 @@ export interface BenchProcess {
   stop(): Promise<void>;
 }
 
+/** The V8 heap limits (MB) the processes are deployed with: docker-compose.yml's commands. */
+export const DEPLOYED_HEAP_MB = { api: 192, worker: 256 } as const;
+
 /** Runs one of the product's entry points (e.g. `api/main.ts`) as a process of its own, the way it
- * is deployed, with `env` added to this process's environment. Its output is passed through.
+ * is deployed — with `heapMb`, the heap limit it is deployed with (an API primary's forks inherit
+ * it) — with `env` added to this process's environment. Its output is passed through.
  * With BENCH_PROFILE_DIR set, it writes a CPU profile there when it exits (open it in Chrome's
  * DevTools, or summarise it with `scripts/bench/profile-top.ts`). */
-export function startNodeProcess(script: string, env: Record<string, string>, args: string[] = []): BenchProcess {
+export function startNodeProcess(script: string, env: Record<string, string>, args: string[] = [], heapMb?: number): BenchProcess {
   const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_PROFILE_DIR)}`] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', path.join(ROOT, script), ...args], {
+  const heap = heapMb ? [`--max-old-space-size=${heapMb}`] : [];
+  const child = spawn(process.execPath, [...profile, ...heap, '--import', 'tsx', path.join(ROOT, script), ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -37,11 +42,11 @@ export function startNodeProcess(script: string, env: Record<string, string>, ar
 /** An API process of its own (`api/main.ts`) on a free port, answering `/health` when this resolves.
  * Without TEMPORAL_ADDRESS (in `env` or this process's environment) it is given a Temporal dev
  * server of its own, which `stop()` stops after it. */
-export async function startApiProcess(env: Record<string, string>): Promise<BenchProcess & { port: number }> {
+export async function startApiProcess(env: Record<string, string>, heapMb?: number): Promise<BenchProcess & { port: number }> {
   let temporal: Awaited<ReturnType<typeof startTemporalDevServer>> | undefined;
   const temporalAddress = env.TEMPORAL_ADDRESS ?? process.env.TEMPORAL_ADDRESS ?? (temporal = await startTemporalDevServer()).address;
   const port = await freePort();
-  const api = startNodeProcess('api/main.ts', { LOG_LEVEL: 'warn', ...env, TEMPORAL_ADDRESS: temporalAddress, PORT: String(port) });
+  const api = startNodeProcess('api/main.ts', { LOG_LEVEL: 'warn', ...env, TEMPORAL_ADDRESS: temporalAddress, PORT: String(port) }, [], heapMb);
   const stop = async () => {
     await api.stop();
     await temporal?.teardown();
