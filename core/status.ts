@@ -21,8 +21,8 @@ export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
 /** Statuses after which the message will not be (re)sent on its channel. */
 export const FINAL_STATUSES: readonly MessageStatus[] = ['DELIVERED', 'READ', 'UNDELIVERED', 'ERROR', 'CANCELED', 'SKIPPED'];
-/** What a dispatcher may claim: waiting rows that are not paused (a QUEUED row only when no live
- * dispatch attempt owns it; see db/messages.ts#claimForDispatch). */
+/** What a dispatcher may claim: waiting rows that are not paused (a QUEUED row only when nobody
+ * owns it — a retry for later, or a claim given back; see db/dispatch.ts#claimableRow). */
 export const CLAIMABLE_STATUSES: readonly MessageStatus[] = ['CREATED', 'DELAYED', 'QUEUED'];
 
 const TRANSITIONS: Record<MessageStatus, readonly MessageStatus[]> = {

@@ -13,9 +13,9 @@ import { countStatusChanges, recordClaimLag } from '../activities/metrics';
  *   or cancel committed before it stops the claim) and has reached its `startAt`;
  * - its task's send window is open (core/send-window.ts, the one definition of a window);
  * - it is released (a fallback row only once every earlier channel failed), not waiting for a
- *   not-before time (a provider said "try later"), within its lifetime, and not owned by a live
- *   dispatch attempt: a claim sets an owner and a lease; a row whose lease lapsed (its dispatcher
- *   died) is claimed again and resubmitted under the same send id.
+ *   not-before time (a provider said "try later"), within its lifetime, and owned by nobody: a
+ *   claim sets an owner and a lease; a row whose lease lapsed (its dispatcher died) is given back
+ *   by the sweep (`returnLapsedClaims`), then claimed again and resubmitted under the same send id.
  */
 
 /** How long a claim is owned. A dispatcher submits only while well inside its lease. */
@@ -24,7 +24,15 @@ export const LEASE_SECONDS = 60;
  * call must finish within it (adapters time out their requests well below it). */
 export const SUBMIT_MARGIN_MS = 20_000;
 
-const CLAIMABLE = sqlList(CLAIMABLE_STATUSES);
+/**
+ * Rows a dispatcher may claim, exactly as the dispatch index (`messages_dispatch`) holds them:
+ * released, not handed over yet, not paused, owned by nobody. A claimed row leaves the index, so a
+ * claim never walks the rows in flight, and the claim itself writes no entry there
+ * (Migration20261130300000_dispatch_unowned). `m` is the alias of `messages`.
+ */
+export function claimableRow(m: string): string {
+  return `${m}.released and (${m}.status in (${sqlList(CLAIMABLE_STATUSES.filter((s) => s !== 'QUEUED'))}) or (${m}.status = 'QUEUED' and ${m}.owner is null))`;
+}
 
 export interface ClaimedMessage {
   id: string;
@@ -75,10 +83,10 @@ async function runningTasks(db: Queryable, scope: TaskScope, channel: string, ro
   // index scan: one probe per task, whatever their backlog), from where the last claim stopped.
   const { rows } = await db.query(
     `with recursive waiting(task_id) as (
-       (select task_id from messages where channel = $1 and released and status in (${CLAIMABLE})
-          and task_id > coalesce($2::uuid, '00000000-0000-0000-0000-000000000000') order by task_id limit 1)
+       (select m.task_id from messages m where m.channel = $1 and ${claimableRow('m')}
+          and m.task_id > coalesce($2::uuid, '00000000-0000-0000-0000-000000000000') order by m.task_id limit 1)
        union all
-       select (select m.task_id from messages m where m.channel = $1 and m.released and m.status in (${CLAIMABLE})
+       select (select m.task_id from messages m where m.channel = $1 and ${claimableRow('m')}
                  and m.task_id > w.task_id order by m.task_id limit 1)
        from waiting w where w.task_id is not null)
      select t.id, t.send_windows, t.timezone
@@ -126,8 +134,7 @@ export async function claimForDispatch(
        join tasks tk on tk.id = t.id
        cross join lateral (
          select m.id, m.status, m.status_at, m.not_before, m.delayed_start_at from messages m
-         where m.task_id = t.id and m.channel = $2 and m.released and m.status in (${CLAIMABLE})
-           and (m.status <> 'QUEUED' or m.owner is null or m.lease_until < clock_timestamp())
+         where m.task_id = t.id and m.channel = $2 and ${claimableRow('m')}
            and (m.not_before is null or m.not_before <= clock_timestamp())
            and (m.delivery_end_at is null or m.delivery_end_at > clock_timestamp())
            and m.seq % $6 = $7 ${args.afterSeq !== undefined ? 'and m.seq > $8' : ''}

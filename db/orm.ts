@@ -13,6 +13,7 @@ import { Migration20261129000000_smpp_parts } from './migrations/Migration202611
 import { Migration20261130000000_task_live_index } from './migrations/Migration20261130000000_task_live_index';
 import { Migration20261130100000_autovacuum } from './migrations/Migration20261130100000_autovacuum';
 import { Migration20261130200000_task_control_pending } from './migrations/Migration20261130200000_task_control_pending';
+import { Migration20261130300000_dispatch_unowned } from './migrations/Migration20261130300000_dispatch_unowned';
 
 /** Migrations are listed explicitly so the same list works from .ts (tsx, Jest) and compiled .js. */
 export const MIGRATIONS = [
@@ -27,6 +28,7 @@ export const MIGRATIONS = [
   { name: 'Migration20261130000000_task_live_index', class: Migration20261130000000_task_live_index },
   { name: 'Migration20261130100000_autovacuum', class: Migration20261130100000_autovacuum },
   { name: 'Migration20261130200000_task_control_pending', class: Migration20261130200000_task_control_pending },
+  { name: 'Migration20261130300000_dispatch_unowned', class: Migration20261130300000_dispatch_unowned },
 ];
 
 export async function openOrm(databaseUrl: string, poolMax = 10): Promise<MikroORM> {

@@ -1,8 +1,6 @@
 import { nextWindowOpening, type SendWindow } from '../core/send-window';
-import { CLAIMABLE_STATUSES } from '../core/status';
-import { returnLapsedClaims } from './dispatch';
+import { claimableRow, returnLapsedClaims } from './dispatch';
 import type { Queryable } from './messages';
-import { sqlList } from './sql';
 import { notifyDispatchReady } from './notify';
 import { streamSweepTasks, STREAM_TASK_TYPE, sweepScopeCondition, sweepScopeFilter, type TaskScope } from './scope';
 import { countByStatus, countsByTask, recordTaskEvent, settleControlledRows } from './tasks';
@@ -23,7 +21,6 @@ const SETTLE_ROWS_PER_SWEEP = 4 * SWEEP_BATCH;
 
 /** Rows whose lifetime may have started and that are not final yet. */
 const LIVE = `'CREATED', 'DELAYED', 'PAUSED', 'QUEUED', 'SENT', 'PENDING'`;
-const CLAIMABLE = sqlList(CLAIMABLE_STATUSES);
 
 export interface SweepCounts {
   /** Rows moved to follow their task's pause, resume or cancel (the part its answer left). */
@@ -257,8 +254,7 @@ export async function taskProgress(db: Queryable, taskId: string): Promise<TaskP
        (select coalesce(json_agg(json_build_object('channel', c.channel, 'n', c.n)) filter (where c.n > 0), '[]')
         from (select ch as channel, (select count(*) from (
                 select 1 from messages m
-                where m.channel = ch and m.task_id = $1 and m.released and m.status in (${CLAIMABLE})
-                  and (m.status <> 'QUEUED' or m.owner is null or m.lease_until < clock_timestamp())
+                where m.channel = ch and m.task_id = $1 and ${claimableRow('m')}
                   and (m.not_before is null or m.not_before <= clock_timestamp())
                 -- Backwards in the dispatch index: the rows still to send are the last ones, the
                 -- first are claimed (dead entries until vacuum). Unordered, the planner read the

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createDispatchActivities } from '../../activities/dispatch';
 import { claimForDispatch } from '../../db/dispatch';
+import { sweep } from '../../db/sweep';
 import { seedSmsCampaign } from '../../scripts/bench/seed-campaign';
 import { approvedSender, eventually, smsTemplate, startStack, type TestStack, postWebhook } from '../support/harness';
 import { GatedProvider, sandboxWith, ThrottlingProvider } from '../support/providers';
@@ -142,8 +143,10 @@ describe('a claimed row is owned by one dispatch attempt', () => {
     const first = await runActivity('x', outsideDispatcher().dispatchChannel, { taskId, channel: 'sms' as const });
     expect(first.submitted).toBe(500);
     expect((await task(taskId)).counts.QUEUED).toBe(200);
-    // Its lease lapses (as 60 s after its claim): the rows are claimed again and sent, once.
+    // Its lease lapses (as 60 s after its claim): the task's sweep gives the rows back, and they are
+    // claimed again and sent, once.
     await stack.deps.pool.query(`update messages set lease_until = clock_timestamp() - interval '1 second' where owner = 'dead-attempt'`);
+    expect((await sweep(stack.deps.pool, { taskId })).returned).toBe(200);
     const second = await runActivity('x', outsideDispatcher().dispatchChannel, { taskId, channel: 'sms' as const });
     expect(second.submitted).toBe(200);
     expect(await carrierCounts(taskId)).toEqual({ accepted: 700, duplicates: 0 });
