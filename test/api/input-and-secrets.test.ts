@@ -113,6 +113,8 @@ describe('request logs never carry credentials', () => {
     const requests = logLines.map((line) => JSON.parse(line)).filter((entry) => entry.res);
     const seen = requests.map((entry) => `${entry.req.method} ${entry.req.url} ${entry.res.statusCode}`);
     expect(seen).toEqual(expect.arrayContaining(['GET /api/v1/channels 200', 'GET /api/v1/channels 401', 'POST /webhooks/sms/sandbox 200']));
+    // One line a request: its id, method, path, caller and answer, and how long it took.
+    expect(requests[0]).toMatchObject({ req: { id: expect.anything(), method: 'GET', url: '/api/v1/channels', remoteAddress: expect.any(String) }, res: { statusCode: 200 }, responseTime: expect.any(Number) });
     expect(logLines.some((line) => line.includes('receipts for message ids not known yet: parked until they are'))).toBe(true);
   });
 });
