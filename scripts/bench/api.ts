@@ -35,7 +35,7 @@ export interface ApiFigures {
  * (scripts/bench/api-load.ts), PostgreSQL and Temporal as given. Every 202 must reach a final status.
  */
 export async function benchApi(args: { databaseUrl: string; temporalAddress: string; requests: number; concurrency: number; processes: number }): Promise<ApiFigures> {
-  const env = { DATABASE_URL: args.databaseUrl, TEMPORAL_ADDRESS: args.temporalAddress, ADMIN_API_KEY: ADMIN_KEY, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' }; // README: BENCH_LOG_LEVEL
+  const env = { DATABASE_URL: args.databaseUrl, TEMPORAL_ADDRESS: args.temporalAddress, ADMIN_API_KEY: ADMIN_KEY, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' };
   const worker = startNodeProcess('worker/main.ts', { ...env, SANDBOX_LATENCY_MS: '1', WORKER_METRICS_PORT: String(await freePort()) }, [], DEPLOYED_HEAP_MB.worker);
   const api = await startApiProcess({ ...env, API_PROCESSES: String(args.processes) }, DEPLOYED_HEAP_MB.api);
   const pool = createPool(args.databaseUrl, 2);
