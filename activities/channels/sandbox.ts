@@ -136,6 +136,10 @@ export class SandboxCarrier {
   private stopped = false;
   /** Ends the leading loop's sleep at the time given (epoch ms), or now, if that is sooner. */
   private wakeLeader?: (at: number) => void;
+  /** The earliest due time scheduled here since the leader last read the next one from the table:
+   * a receipt scheduled while the leader is at the database finds no sleep to end, and the read
+   * may have missed it. */
+  private scheduledDueAt = Infinity;
   private readonly idleHelpers = new Set<() => void>();
 
   constructor(
@@ -145,7 +149,10 @@ export class SandboxCarrier {
   ) {}
 
   start(): void {
-    const onScheduled = (dueAt: number) => this.wakeLeader?.(dueAt);
+    const onScheduled = (dueAt: number) => {
+      this.scheduledDueAt = Math.min(this.scheduledDueAt, dueAt);
+      this.wakeLeader?.(dueAt);
+    };
     receiptsScheduled.on('scheduled', onScheduled);
     const helpers = Array.from({ length: this.concurrency - 1 }, () => this.help());
     this.running = Promise.all([this.lead(), ...helpers]).then(() => {
@@ -166,6 +173,7 @@ export class SandboxCarrier {
           this.wakeHelpers();
           continue;
         }
+        this.scheduledDueAt = Infinity;
         waitMs = Math.max(CARRIER_PASS_INTERVAL_MS, await this.untilNextDue());
       } catch {
         // Postgres briefly unavailable: the receipts stay in the table and go out on a later pass.
@@ -174,13 +182,13 @@ export class SandboxCarrier {
       await new Promise<void>((resolve) => {
         // Stopped while this loop was at the database: stop() found no sleep to end.
         if (this.stopped) return resolve();
-        let wakeAt = Date.now() + waitMs;
-        let timer = setTimeout(done, waitMs);
-        function done() {
+        let wakeAt = Infinity;
+        let timer: NodeJS.Timeout | undefined;
+        const done = () => {
           clearTimeout(timer);
           resolve();
-        }
-        this.wakeLeader = (at) => {
+        };
+        const sleepUntil = (at: number) => {
           if (this.stopped) return done();
           const next = Math.max(at, earliest);
           if (next >= wakeAt) return;
@@ -188,6 +196,9 @@ export class SandboxCarrier {
           clearTimeout(timer);
           timer = setTimeout(done, Math.max(0, next - Date.now()));
         };
+        sleepUntil(Date.now() + waitMs);
+        sleepUntil(this.scheduledDueAt);
+        this.wakeLeader = sleepUntil;
       });
       this.wakeLeader = undefined;
     }

@@ -39,7 +39,7 @@ it.each([0, 5, 15, 25, 40])('stops while its loops are at the database (stop aft
  * statements (the status changes find no message rows here and change nothing): what is counted
  * is how often the carrier goes to the database, and when each receipt is taken.
  */
-function receiptTables(passDelayMs = 0) {
+function receiptTables(passDelayMs = 0, lookDelayMs = 0) {
   const receipts: { id: string; dueAt: number }[] = [];
   const taken = new Map<string, number>();
   const stats = { passes: 0, inFlight: 0, mostInFlight: 0 };
@@ -63,7 +63,9 @@ function receiptTables(passDelayMs = 0) {
       return { rows: due.map((r) => ({ message_id: r.id, status: 'DELIVERED', description: 'sandbox: delivered', due_at: new Date(r.dueAt) })) };
     }
     if (sql.includes('min(due_at)')) {
+      // Read when asked, answered after lookDelayMs: what is scheduled meanwhile is not in it.
       const next = Math.min(...receipts.map((r) => r.dueAt));
+      await new Promise((r) => setTimeout(r, lookDelayMs));
       return { rows: [{ ms: Number.isFinite(next) ? next - Date.now() : null }] };
     }
     return { rows: [], rowCount: 0 }; // begin, commit, and the status changes
@@ -95,6 +97,21 @@ it('receipts scheduled while the carrier waits cost no pass until the first fall
     // Each receipt soon after it fell due (a pass waits 25 ms for more), in a handful of passes rather than three per submission.
     expect(Math.max(...db.taken.values())).toBeLessThan(250);
     expect(db.stats.passes - passesBefore).toBeLessThanOrEqual(15);
+  } finally {
+    await carrier.stop();
+  }
+});
+
+it('a receipt scheduled while the carrier reads the next due time is not slept past', async () => {
+  const db = receiptTables(0, 100);
+  const carrier = new SandboxCarrier(db.pool, 1000, 3);
+  carrier.start();
+  try {
+    await new Promise((r) => setTimeout(r, 20)); // its first look is on its way: nothing scheduled yet
+    await new SandboxProvider('sms', db.pool, 150).submit([outgoing(1)]);
+    // Due 150 ms from now; idle, the carrier would look again only after 2 s.
+    await new Promise((r) => setTimeout(r, 600));
+    expect(db.taken.size).toBe(1);
   } finally {
     await carrier.stop();
   }
