@@ -70,19 +70,22 @@ it('a sweep and another channel that keep failing never delay an SMS, across rou
 it('rows announced while a dispatcher was claiming end its next wait at once (the notification is not lost)', async () => {
   const wakeups = new DispatchWakeups(stack.config.databaseUrl);
   await wakeups.start();
+  /** Rows on `channel` commit and their notification has arrived — with nobody waiting yet. */
+  const announcedWhileNobodyWaits = async (channel: string) => {
+    const before = wakeups.mark(channel);
+    await notifyDispatchReady(stack.deps.pool, [channel]);
+    await eventually(async () => wakeups.mark(channel), (now) => now !== before, 5000, 10);
+  };
   try {
     const beforeClaim = wakeups.mark('sms');
-    // The rows commit while the claim runs: its snapshot missed them, and nobody waits yet.
-    await notifyDispatchReady(stack.deps.pool, ['sms']);
-    await eventually(async () => wakeups.mark('sms'), (now) => now !== beforeClaim, 5000, 10);
+    // The rows commit while the claim runs: its snapshot missed them.
+    await announcedWhileNobodyWaits('sms');
     const waited = Date.now();
     await wakeups.wait('sms', 5000, undefined, beforeClaim);
     expect(Date.now() - waited).toBeLessThan(100);
     // Another channel's rows do not end an SMS dispatcher's wait.
     const beforeNextClaim = wakeups.mark('sms');
-    const viberBefore = wakeups.mark('viber');
-    await notifyDispatchReady(stack.deps.pool, ['viber']);
-    await eventually(async () => wakeups.mark('viber'), (now) => now !== viberBefore, 5000, 10);
+    await announcedWhileNobodyWaits('viber');
     const idle = Date.now();
     await wakeups.wait('sms', 300, undefined, beforeNextClaim);
     expect(Date.now() - idle).toBeGreaterThanOrEqual(290);
