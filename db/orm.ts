@@ -14,6 +14,7 @@ import { Migration20261130000000_task_live_index } from './migrations/Migration2
 import { Migration20261130100000_autovacuum } from './migrations/Migration20261130100000_autovacuum';
 import { Migration20261130200000_task_control_pending } from './migrations/Migration20261130200000_task_control_pending';
 import { Migration20261130300000_dispatch_unowned } from './migrations/Migration20261130300000_dispatch_unowned';
+import { Migration20261201000000_group_first_row } from './migrations/Migration20261201000000_group_first_row';
 
 /** Migrations are listed explicitly so the same list works from .ts (tsx, Jest) and compiled .js. */
 export const MIGRATIONS = [
@@ -29,6 +30,7 @@ export const MIGRATIONS = [
   { name: 'Migration20261130100000_autovacuum', class: Migration20261130100000_autovacuum },
   { name: 'Migration20261130200000_task_control_pending', class: Migration20261130200000_task_control_pending },
   { name: 'Migration20261130300000_dispatch_unowned', class: Migration20261130300000_dispatch_unowned },
+  { name: 'Migration20261201000000_group_first_row', class: Migration20261201000000_group_first_row },
 ];
 
 export async function openOrm(databaseUrl: string, poolMax = 10): Promise<MikroORM> {

@@ -93,6 +93,20 @@ export async function expireLifetimes(db: Queryable, scope: TaskScope): Promise<
   return rows.reduce((sum, r) => sum + r.n, 0);
 }
 
+/**
+ * The earlier attempts of a held row `h` (`group_id`, `channel_index`): the rows of its group on the
+ * channels before its own. The group's first row is the one whose id is the group's id, found by
+ * its primary key; `messages_group` holds the others — later channels' rows, and first rows
+ * registered before groups took their first row's id — and the second branch repeats its predicate
+ * so the planner may use it (Migration20261201000000_group_first_row).
+ */
+const EARLIER_ATTEMPTS = `
+  select e.id, e.channel, e.channel_index, e.status from messages e
+  where e.id = h.group_id and e.group_id = h.group_id and e.channel_index < h.channel_index
+  union all
+  select e.id, e.channel, e.channel_index, e.status from messages e
+  where e.group_id = h.group_id and e.channel_index < h.channel_index and (e.channel_index > 0 or e.id <> e.group_id)`;
+
 interface HeldPage {
   looked: number;
   released: number;
@@ -134,8 +148,9 @@ export async function resolveFallbacks(
            bool_or(e.status in ('DELIVERED', 'READ')) as delivered,
            bool_and(e.status in ('UNDELIVERED', 'ERROR', 'SKIPPED')) as all_failed,
            bool_and(e.status in ('DELIVERED', 'READ', 'UNDELIVERED', 'ERROR', 'SKIPPED', 'CANCELED')) as all_final,
-           (array_agg(e.channel order by e.channel_index) filter (where e.status in ('DELIVERED', 'READ')))[1] as delivered_on
-         from held h join messages e on e.group_id = h.group_id and e.channel_index < h.channel_index
+           (array_agg(e.channel order by e.channel_index) filter (where e.status in ('DELIVERED', 'READ')))[1] as delivered_on,
+           array_agg(e.id) filter (where e.status in ('UNDELIVERED', 'ERROR')) as failed
+         from held h cross join lateral (${EARLIER_ATTEMPTS}) e
          group by h.id, h.group_id, h.channel_index
        ),
        skipped as (
@@ -143,7 +158,7 @@ export async function resolveFallbacks(
            status_description = concat('Skipped, but optional: ', coalesce(f.status_description, lower(f.status)))
          from decided d
          where d.all_final and not d.delivered and d.all_failed
-           and f.group_id = d.group_id and f.channel_index < d.channel_index and f.status in ('UNDELIVERED', 'ERROR')
+           and f.id = any(d.failed) and f.status in ('UNDELIVERED', 'ERROR')
          returning f.id, f.status_description
        ),
        released as (

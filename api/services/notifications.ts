@@ -136,6 +136,9 @@ export function planRecipient(plan: RecipientPlan, config: AppConfig): { rows: N
   const problems: RecipientProblem[] = [];
   const missing = missingVariables(plan.template.variables, plan.variables);
   if (missing.length > 0) problems.push({ field: 'variables', message: `missing values for: ${missing.join(', ')}` });
+  // The group's id is its first message's id: the fallback sweep finds a group's first row by its
+  // primary key, so `messages_group` needs entries only for the later channels' rows — none for a
+  // single-channel send (Migration20261201000000_group_first_row).
   const groupId = uuidv7();
   const rows: NewMessage[] = [];
   plan.channels.forEach((channel, channelIndex) => {
@@ -144,7 +147,7 @@ export function planRecipient(plan: RecipientPlan, config: AppConfig): { rows: N
       if (channel.mandatory || channelIndex === 0) problems.push(resolved.problem);
       return;
     }
-    const id = uuidv7();
+    const id = channelIndex === 0 ? groupId : uuidv7();
     const rendered = renderChannel(channel, plan.variables, { publicUrl: config.api.publicUrl, messageId: id, newCode: newShortCode });
     const sender = messageSender(channel);
     const price = routePricePerPart(config.priceTable, config.providers, channel.channel, sender, resolved.country);

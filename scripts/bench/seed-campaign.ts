@@ -48,9 +48,10 @@ export async function seedSmsCampaign(
       // CREATED rows need no event row: the registration is the row (db/messages.ts#messageEvents).
       `insert into messages (id, task_id, group_id, send_id, seq, channel, channel_index, optional, released, status,
          sender, recipient, text, parts, cost, lifetime_seconds)
-       select ${sqlUuidv7('g')}, $1::uuid, ${sqlUuidv7('g')}, $1::text || ':' || g || ':sms', g, 'sms', 0, false, true, 'CREATED',
+       -- One channel: each row is its group's first row, whose id is the group's (planRecipient).
+       select id, $1::uuid, id, $1::text || ':' || g || ':sms', g, 'sms', 0, false, true, 'CREATED',
          $2, '+7999' || lpad(g::text, 6, '0') || $5::text, 'Your order is ready', 1, 0.05, $3
-       from generate_series(1, $4::int) g`,
+       from (select g, ${sqlUuidv7('g')} as id from generate_series(1, $4::int) g) s`,
       [taskId, options.sender ?? 'ACME', options.lifetimeSeconds ?? 3600, options.recipients, options.lastDigit ?? 0],
     );
   });

@@ -49,7 +49,7 @@ export async function seedEmailCampaign(pool: Pool, options: { recipients: numbe
     await client.query(
       `insert into messages (id, task_id, group_id, send_id, seq, channel, channel_index, optional, released, status,
          sender, recipient, text, payload, parts, cost, lifetime_seconds)
-       select id, $1::uuid, ${sqlUuidv7('g')}, $1::text || ':' || g || ':email', g, 'email', 0, false, true, 'CREATED',
+       select id, $1::uuid, id, $1::text || ':' || g || ':email', g, 'email', 0, false, true, 'CREATED',
          $2, 'user' || g || '@bench.example',
          '<html><body><p>Hello user ' || g || ',</p><p>Your order ' || g || ' is on its way.</p>'
            || '<p><a href="' || $5 || '/l/' || lpad(g::text, 10, 'A') || '">Track your order</a></p>'

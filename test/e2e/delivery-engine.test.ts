@@ -9,7 +9,7 @@ afterAll(async () => {
   await stack.close();
 });
 
-type Message = { id: string; status: string; statusDescription: string | null; channel: string; recipient: string; optional: boolean; events: { status: string; description: string | null; source: string }[] };
+type Message = { id: string; groupId: string; status: string; statusDescription: string | null; channel: string; recipient: string; optional: boolean; events: { status: string; description: string | null; source: string }[] };
 
 async function createTemplate(channels: Record<string, unknown>[], extra: Record<string, unknown> = {}): Promise<string> {
   const res = await stack.admin().post('/api/v1/templates').send({ name: `engine ${randomUUID().slice(0, 6)}`, channels, ...extra });
@@ -96,12 +96,13 @@ describe('lifetime and fallback (viber → sms)', () => {
     ]);
   });
 
-  async function outcome(phone: string) {
+  async function outcome(phone: string, beforeDispatch?: (sent: { messages: { id: string }[] }) => Promise<void>) {
     const sent = await send(templateId, [phone]);
     expect(sent.messages.map((m) => [m.channel, (m as unknown as { optional: boolean }).optional])).toEqual([
       ['viber', false],
       ['sms', true],
     ]);
+    await beforeDispatch?.(sent);
     await eventually(() => task(sent.taskId), finished, 30_000);
     const [viber, sms] = await Promise.all(sent.messages.map((m) => message(m.id)));
     return { viber: viber!, sms: sms! };
@@ -130,6 +131,25 @@ describe('lifetime and fallback (viber → sms)', () => {
     expect(viber.events.map((e) => e.status)).toEqual(['CREATED', 'QUEUED', 'SENT', 'UNDELIVERED', 'SKIPPED']);
     expect(sms.status).toBe('UNDELIVERED');
     expect(sms.statusDescription).toBe('lifetime expired');
+  });
+
+  it("a group's id is its first message's id", async () => {
+    const { viber, sms } = await outcome('+79990000020');
+    expect(viber.groupId).toBe(viber.id);
+    expect(sms.groupId).toBe(viber.id);
+  });
+
+  it('a group registered before its id was its first message\'s (another id) falls back the same way', async () => {
+    const { viber, sms } = await outcome('+79990000023', async (sent) => {
+      // Within the viber message's 3 s lifetime, long before the fallback is decided.
+      await stack.deps.pool.query('update messages set group_id = $2 where group_id = $1', [sent.messages[0]!.id, randomUUID()]);
+    });
+    expect(viber.groupId).not.toBe(viber.id);
+    expect(sms.groupId).toBe(viber.groupId);
+    expect(viber.status).toBe('SKIPPED');
+    expect(viber.statusDescription).toBe('Skipped, but optional: lifetime expired');
+    expect(sms.events.map((e) => e.status)).toContain('QUEUED');
+    expect(sms.status).toBe('UNDELIVERED');
   });
 
   it('a late DELIVERED after the fallback was used is recorded on the row, and causes no second fallback', async () => {
