@@ -24,14 +24,17 @@ export const LEASE_SECONDS = 60;
  * call must finish within it (adapters time out their requests well below it). */
 export const SUBMIT_MARGIN_MS = 20_000;
 
+/** The claimable statuses but QUEUED: a row in one of them has no owner (only a claim sets one). */
+const WAITING_UNOWNED = sqlList(CLAIMABLE_STATUSES.filter((s) => s !== 'QUEUED'));
+
 /**
- * Rows a dispatcher may claim, exactly as the dispatch index (`messages_dispatch`) holds them:
- * released, not handed over yet, not paused, owned by nobody. A claimed row leaves the index, so a
- * claim never walks the rows in flight, and the claim itself writes no entry there
- * (Migration20261130300000_dispatch_unowned). `m` is the alias of `messages`.
+ * Rows a dispatcher may claim: released, not handed over yet, not paused, owned by nobody — rows
+ * the dispatch index (`messages_dispatch`) holds, which also keeps PAUSED ones for a resume. A
+ * claimed row leaves the index, so a claim never walks the rows in flight, and the claim itself
+ * writes no entry there (Migration20261130300000_dispatch_unowned). `m` is the alias of `messages`.
  */
 export function claimableRow(m: string): string {
-  return `${m}.released and (${m}.status in (${sqlList(CLAIMABLE_STATUSES.filter((s) => s !== 'QUEUED'))}) or (${m}.status = 'QUEUED' and ${m}.owner is null))`;
+  return `${m}.released and (${m}.status in (${WAITING_UNOWNED}) or (${m}.status = 'QUEUED' and ${m}.owner is null))`;
 }
 
 export interface ClaimedMessage {

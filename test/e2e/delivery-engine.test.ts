@@ -96,13 +96,13 @@ describe('lifetime and fallback (viber → sms)', () => {
     ]);
   });
 
-  async function outcome(phone: string, beforeDispatch?: (sent: { messages: { id: string }[] }) => Promise<void>) {
+  async function outcome(phone: string, beforeFallbackDecided?: (sent: { messages: { id: string }[] }) => Promise<void>) {
     const sent = await send(templateId, [phone]);
     expect(sent.messages.map((m) => [m.channel, (m as unknown as { optional: boolean }).optional])).toEqual([
       ['viber', false],
       ['sms', true],
     ]);
-    await beforeDispatch?.(sent);
+    await beforeFallbackDecided?.(sent);
     await eventually(() => task(sent.taskId), finished, 30_000);
     const [viber, sms] = await Promise.all(sent.messages.map((m) => message(m.id)));
     return { viber: viber!, sms: sms! };
