@@ -3,7 +3,8 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createPool } from '../../db/pool';
 import { freePort } from '../../worker/ports';
-import { cpuSecondsOf, DEPLOYED_HEAP_MB, memoryOf, processTree, ROOT, startApiProcess, startNodeProcess } from './processes';
+import { statementProfile } from './statement-profile';
+import { cpuSecondsOf, cpuSnapshot, DEPLOYED_HEAP_MB, memoryOf, processTree, ROOT, startApiProcess, startNodeProcess } from './processes';
 
 const ADMIN_KEY = 'bench-api-admin-key-0123456789';
 
@@ -27,6 +28,12 @@ export interface ApiFigures {
   /** CPU seconds used during the load by the API processes and by the worker. */
   apiCpuSeconds: number;
   workerCpuSeconds: number;
+  /** CPU seconds during the load: the whole machine, the Temporal server, the load generator. */
+  machineCpuSeconds: number;
+  temporalCpuSeconds: number;
+  loadCpuSeconds: number;
+  /** pg_stat_statements per 1,000 sends, from the first request until every send was final. */
+  statements: string;
 }
 
 /**
@@ -64,10 +71,14 @@ export async function benchApi(args: { databaseUrl: string; temporalAddress: str
       workerPeak = Math.max(workerPeak, memoryOf(worker.child.pid!).rss);
     };
     const sampler = setInterval(sample, 100);
+    const statements = await statementProfile(pool);
+    await statements.reset();
     const before = cpu();
+    const machineBefore = cpuSnapshot();
     const t0 = performance.now();
-    const result = await load(api.port, template.id, args.requests, args.concurrency, 0);
+    const { cpuSeconds: loadCpuSeconds, ...result } = await load(api.port, template.id, args.requests, args.concurrency, 0);
     const after = cpu();
+    const machineAfter = cpuSnapshot();
     const final = await waitAllFinal(pool, t0);
     clearInterval(sampler);
     sample();
@@ -81,6 +92,10 @@ export async function benchApi(args: { databaseUrl: string; temporalAddress: str
       workerPeakRss: workerPeak,
       apiCpuSeconds: after.api - before.api,
       workerCpuSeconds: after.worker - before.worker,
+      machineCpuSeconds: machineAfter.machine - machineBefore.machine,
+      temporalCpuSeconds: machineAfter.temporal - machineBefore.temporal,
+      loadCpuSeconds,
+      statements: await statements.report(args.requests),
     };
   } finally {
     await pool.end();
@@ -100,7 +115,7 @@ async function load(port: number, templateId: string, requests: number, concurre
   child.stdout!.on('data', (chunk) => (output += String(chunk)));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   if (code !== 0) throw new Error(`the load generator failed (${code})`);
-  return JSON.parse(output.trim().split('\n').pop()!) as { requests: number; statuses: Record<string, number>; perSecond: number; p50: number; p90: number; p99: number; max: number };
+  return JSON.parse(output.trim().split('\n').pop()!) as { requests: number; statuses: Record<string, number>; perSecond: number; p50: number; p90: number; p99: number; max: number; cpuSeconds: number };
 }
 
 /** Waits until every API send is completed; the final statuses of their messages. */
