@@ -131,12 +131,12 @@ export async function claimForDispatch(
   const partition = args.partition ?? { index: 0, count: 1 };
   const { rows } = await db.query(
     `with picked as (
-       select c.id, c.status as previous,
+       select c.row, c.id, c.status as previous,
          greatest(c.status_at, c.not_before, c.delayed_start_at, tk.started_at, tk.start_at) as ready_at
        from unnest($1::uuid[]) as t(id)
        join tasks tk on tk.id = t.id
        cross join lateral (
-         select m.id, m.status, m.status_at, m.not_before, m.delayed_start_at from messages m
+         select m.ctid as row, m.id, m.status, m.status_at, m.not_before, m.delayed_start_at from messages m
          where m.task_id = t.id and m.channel = $2 and ${claimableRow('m')}
            and (m.not_before is null or m.not_before <= clock_timestamp())
            and (m.delivery_end_at is null or m.delivery_end_at > clock_timestamp())
@@ -158,7 +158,11 @@ export async function claimForDispatch(
          delayed_start_at = null,
          not_before = null
        from picked p
-       where m.id = p.id and exists (select 1 from tasks t where t.id = m.task_id and t.status = 'in_progress')
+       -- The picked row is locked, so its version stays where it was found: reached by its
+       -- ctid (a TID scan) rather than through the primary key again. A task paused or canceled
+       -- since the list of running tasks was read gets nothing (looked up once, not per row).
+       where m.ctid = p.row and m.id = p.id
+         and m.task_id = any(array(select t.id from tasks t where t.id = any($1::uuid[]) and t.status = 'in_progress'))
        returning m.id, m.task_id, m.seq, m.send_id, m.channel, m.recipient, m.sender, m.text, m.payload, m.delivery_end_at,
          m.attempts, p.previous, extract(epoch from clock_timestamp() - p.ready_at)::float8 as lag_seconds
      ),
