@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { hash, randomBytes, randomUUID } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import type { Pool } from 'pg';
 import { HttpError } from './errors';
@@ -19,7 +19,8 @@ declare module 'express-serve-static-core' {
 
 /** API keys are long random strings, so one fast SHA-256 is a sufficient one-way hash. */
 export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
+  // crypto.hash is the one-shot form: no Hash object per request (it is on every authenticated call).
+  return hash('sha256', key, 'hex');
 }
 
 export function generateApiKey(): string {

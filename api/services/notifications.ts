@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import { uuidv7 } from '../../db/ids';
 import type { Pool } from 'pg';
 import type { AppConfig, Channel } from '../../core/config';
@@ -221,10 +221,9 @@ export function planMessages(req: SendRequest, taskId: string, config: AppConfig
   return rows;
 }
 
+/** What a repeated Idempotency-Key is compared by: the template, the variables and the recipients. */
 function requestHash(req: SendRequest): string {
-  return createHash('sha256')
-    .update(JSON.stringify({ t: req.template.id, v: req.variables, r: req.recipients }))
-    .digest('hex');
+  return hash('sha256', JSON.stringify({ t: req.template.id, v: req.variables, r: req.recipients }), 'hex');
 }
 
 /**
@@ -238,7 +237,6 @@ export async function recordSend(
 ): Promise<{ response: SendResponse; created: boolean }> {
   const taskId = randomUUID();
   const rows = planMessages(req, taskId, config);
-  const hash = requestHash(req);
   const response: SendResponse = {
     taskId,
     messages: rows.map((m) => ({ id: m.id, channel: m.channel, recipient: m.recipient, status: m.status, optional: m.optional })),
@@ -268,6 +266,7 @@ export async function recordSend(
     await sendWriter(pool).write(send);
     return { response, created: true };
   }
+  const hash = req.idempotencyKey ? requestHash(req) : null;
   const client = await pool.connect();
   try {
     await client.query('begin');
