@@ -46,7 +46,13 @@ const API_REQUESTS = arg('api-requests', 5_000);
 const API_CONCURRENCY = arg('api-concurrency', 64);
 /** `--api N`: only the API benchmark, N requests. */
 const API_ONLY = arg('api', 0);
-const API_PROCESSES = arg('api-processes', 2);
+/** API processes (API_PROCESSES): 1, the product's default. On these two cores, shared with
+ * PostgreSQL, the worker and Temporal, a second process costs more CPU per send than it adds
+ * (2.49–2.56 against 2.06 ms in all, session 10): more cores are what more processes are for. */
+const API_PROCESSES = arg('api-processes', 1);
+/** `--api-rate R`: open loop, R requests/s whatever the answers do (latency from when each was due);
+ * without it, closed loop at `--api-concurrency`. */
+const API_RATE = arg('api-rate', 0);
 /** Figures measured before the performance work (issue #12, this machine, machine's PostgreSQL 15):
  * the bench prints each new figure's ratio to them. */
 const BEFORE = { engine100kPerSecond: 3827, engine1mPerSecond: 2929, apiPerSecond: 227, apiP99Ms: 1300, emailsPerSecond: 381 };
@@ -138,7 +144,7 @@ async function main() {
     return;
   }
   if (API_ONLY > 0) {
-    const f = await benchApi({ databaseUrl, temporalAddress, requests: API_ONLY, concurrency: API_CONCURRENCY, processes: API_PROCESSES });
+    const f = await benchApi({ databaseUrl, temporalAddress, requests: API_ONLY, concurrency: API_CONCURRENCY, processes: API_PROCESSES, rate: API_RATE });
     process.stdout.write(`\n${apiLine(f)}\nmachine: ${os.cpus().length} cores\n`);
     await finish();
     return;
@@ -255,7 +261,7 @@ async function main() {
 
   // POST /api/v1/notifications as deployed: API, worker and load generator in processes of their own.
   await workers.shutdown();
-  const apiFigures = await benchApi({ databaseUrl, temporalAddress, requests: API_REQUESTS, concurrency: API_CONCURRENCY, processes: API_PROCESSES });
+  const apiFigures = await benchApi({ databaseUrl, temporalAddress, requests: API_REQUESTS, concurrency: API_CONCURRENCY, processes: API_PROCESSES, rate: API_RATE });
   const naiveStarts = await measureWorkflowStarts(client, config, Math.min(API_REQUESTS, 2000));
 
   const line = (label: string, f: Figures) =>
@@ -282,7 +288,7 @@ async function main() {
 /** The API benchmark's line, with the ratio to the issue's figure (#12: 205–227 req/s, p99 1.3–1.6 s). */
 function apiLine(f: ApiFigures): string {
   return (
-    `POST /api/v1/notifications (1 recipient; API in ${f.processes} process(es), worker and load generator in processes of their own; concurrency ${f.concurrency}): ` +
+    `POST /api/v1/notifications (1 recipient; API in ${f.processes} process(es), worker and load generator in processes of their own; ${f.rate > 0 ? `open loop: ${f.rate} req/s offered over at most ${f.concurrency} connections, latency from when each request was due` : `closed loop: concurrency ${f.concurrency}`}): ` +
     `${f.requests} requests, ${f.perSecond.toFixed(0)} req/s (${(f.perSecond / BEFORE.apiPerSecond).toFixed(1)}× the ${BEFORE.apiPerSecond} before), p50 ${f.p50.toFixed(1)} ms, p90 ${f.p90.toFixed(1)} ms, p99 ${f.p99.toFixed(1)} ms, max ${f.max.toFixed(0)} ms; ` +
     `answers ${JSON.stringify(f.statuses)}; every send final ${f.finalSeconds.toFixed(1)} s after the first request: ${JSON.stringify(f.final)} (warm-up included)\n` +
     `  peak RSS: API ${mb(f.apiPeakRss)} per process (${mb(f.apiTotalPeakRss)} all), worker ${mb(f.workerPeakRss)} (heap limits ${DEPLOYED_HEAP_MB.api} and ${DEPLOYED_HEAP_MB.worker} MB, as deployed); CPU during the load: API ${f.apiCpuSeconds.toFixed(1)} s, worker ${f.workerCpuSeconds.toFixed(1)} s\n` +

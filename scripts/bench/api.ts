@@ -12,6 +12,8 @@ export interface ApiFigures {
   requests: number;
   processes: number;
   concurrency: number;
+  /** Requests offered a second (open loop), or 0 (closed loop at `concurrency`). */
+  rate: number;
   perSecond: number;
   p50: number;
   p90: number;
@@ -41,7 +43,7 @@ export interface ApiFigures {
  * the worker in another (sandbox provider, 1 ms receipts), the load generator in a third
  * (scripts/bench/api-load.ts), PostgreSQL and Temporal as given. Every 202 must reach a final status.
  */
-export async function benchApi(args: { databaseUrl: string; temporalAddress: string; requests: number; concurrency: number; processes: number }): Promise<ApiFigures> {
+export async function benchApi(args: { databaseUrl: string; temporalAddress: string; requests: number; concurrency: number; processes: number; rate: number }): Promise<ApiFigures> {
   const env = { DATABASE_URL: args.databaseUrl, TEMPORAL_ADDRESS: args.temporalAddress, ADMIN_API_KEY: ADMIN_KEY, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' };
   const worker = startNodeProcess('worker/main.ts', { ...env, SANDBOX_LATENCY_MS: '1', WORKER_METRICS_PORT: String(await freePort()) }, [], DEPLOYED_HEAP_MB.worker);
   const api = await startApiProcess({ ...env, API_PROCESSES: String(args.processes) }, DEPLOYED_HEAP_MB.api);
@@ -76,7 +78,7 @@ export async function benchApi(args: { databaseUrl: string; temporalAddress: str
     const before = cpu();
     const machineBefore = cpuSnapshot();
     const t0 = performance.now();
-    const { cpuSeconds: loadCpuSeconds, ...result } = await load(api.port, template.id, args.requests, args.concurrency, 0);
+    const { cpuSeconds: loadCpuSeconds, ...result } = await load(api.port, template.id, args.requests, args.concurrency, 0, args.rate);
     const after = cpu();
     const machineAfter = cpuSnapshot();
     const final = await waitAllFinal(pool, t0);
@@ -86,6 +88,7 @@ export async function benchApi(args: { databaseUrl: string; temporalAddress: str
       ...result,
       processes: args.processes,
       concurrency: args.concurrency,
+      rate: args.rate,
       ...final,
       apiPeakRss: apiPeak,
       apiTotalPeakRss: apiTotalPeak,
@@ -105,10 +108,10 @@ export async function benchApi(args: { databaseUrl: string; temporalAddress: str
 }
 
 /** Runs the load generator process and returns what it printed. */
-async function load(port: number, templateId: string, requests: number, concurrency: number, offset: number) {
+async function load(port: number, templateId: string, requests: number, concurrency: number, offset: number, rate = 0) {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', path.join(ROOT, 'scripts', 'bench', 'api-load.ts'), '--url', `http://127.0.0.1:${port}`, '--key', ADMIN_KEY, '--template', templateId, '--requests', String(requests), '--concurrency', String(concurrency), '--offset', String(offset)],
+    ['--import', 'tsx', path.join(ROOT, 'scripts', 'bench', 'api-load.ts'), '--url', `http://127.0.0.1:${port}`, '--key', ADMIN_KEY, '--template', templateId, '--requests', String(requests), '--concurrency', String(concurrency), '--offset', String(offset), ...(rate > 0 ? ['--rate', String(rate)] : [])],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   let output = '';
