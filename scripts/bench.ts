@@ -293,7 +293,7 @@ function apiLine(f: ApiFigures): string {
     `answers ${JSON.stringify(f.statuses)}; every send final ${f.finalSeconds.toFixed(1)} s after the first request: ${JSON.stringify(f.final)} (warm-up included)\n` +
     `  peak RSS: API ${mb(f.apiPeakRss)} per process (${mb(f.apiTotalPeakRss)} all), worker ${mb(f.workerPeakRss)} (heap limits ${DEPLOYED_HEAP_MB.api} and ${DEPLOYED_HEAP_MB.worker} MB, as deployed); CPU during the load: API ${f.apiCpuSeconds.toFixed(1)} s, worker ${f.workerCpuSeconds.toFixed(1)} s\n` +
     `  ${sendCpu(f)}\n` +
-    f.statements.replace(/^statements by execution time per 1,000 messages/, '  statements by execution time per 1,000 sends') +
+    `  ${f.statements}` +
     `  targets (DESIGN.md): ≥ 1,000 req/s, p99 ≤ 100 ms, API < 256 MB`
   );
 }

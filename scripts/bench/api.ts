@@ -98,7 +98,7 @@ export async function benchApi(args: { databaseUrl: string; temporalAddress: str
       machineCpuSeconds: machineAfter.machine - machineBefore.machine,
       temporalCpuSeconds: machineAfter.temporal - machineBefore.temporal,
       loadCpuSeconds,
-      statements: await statements.report(args.requests),
+      statements: await statements.report(args.requests, { unit: 'sends' }),
     };
   } finally {
     await pool.end();

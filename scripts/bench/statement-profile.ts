@@ -8,8 +8,8 @@ import type { Pool } from 'pg';
 export interface StatementProfile {
   available: boolean;
   reset(): Promise<void>;
-  /** The costliest statements since `reset()`, per 1,000 messages. */
-  report(messages: number, top?: number): Promise<string>;
+  /** The costliest statements since `reset()`, per 1,000 of `count` units (messages, or sends). */
+  report(count: number, options?: { unit?: string; top?: number }): Promise<string>;
 }
 
 export async function statementProfile(pool: Pool): Promise<StatementProfile> {
@@ -27,7 +27,7 @@ export async function statementProfile(pool: Pool): Promise<StatementProfile> {
     async reset() {
       if (available) await pool.query('select pg_stat_statements_reset()');
     },
-    async report(messages, top = 12) {
+    async report(count, { unit = 'messages', top = 12 } = {}) {
       if (!available) return 'statement profile: pg_stat_statements is not loaded (shared_preload_libraries) — skipped\n';
       const { rows } = await pool.query(
         `select calls, total_exec_time as ms, rows, wal_bytes, shared_blks_dirtied as dirtied,
@@ -36,13 +36,13 @@ export async function statementProfile(pool: Pool): Promise<StatementProfile> {
         [top],
       );
       const { rows: sum } = await pool.query(`select sum(total_exec_time) as ms, sum(wal_bytes) as wal from pg_stat_statements where ${dbFilter}`);
-      const per = (x: number) => (x / messages) * 1000;
+      const per = (x: number) => (x / count) * 1000;
       const lines = rows.map(
         (r) =>
           `  ${per(r.ms).toFixed(1).padStart(8)} ms ${String(r.calls).padStart(8)} calls ${(per(Number(r.wal_bytes)) / 1024).toFixed(0).padStart(6)} KiB WAL  ${r.query}`,
       );
       return (
-        `statements by execution time per 1,000 messages (all: ${per(Number(sum[0].ms)).toFixed(0)} ms, WAL ${(per(Number(sum[0].wal)) / 1024).toFixed(0)} KiB):\n` +
+        `statements by execution time per 1,000 ${unit} (all: ${per(Number(sum[0].ms)).toFixed(0)} ms, WAL ${(per(Number(sum[0].wal)) / 1024).toFixed(0)} KiB):\n` +
         lines.join('\n') +
         '\n'
       );
