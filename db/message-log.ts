@@ -7,8 +7,9 @@ import { containsPattern } from './sql';
 /**
  * The message log (API.md, "Messages"): every message row, newest first — by `registered_at`, then
  * `id` for rows registered in the same transaction — filtered, paged by keyset, or read through a
- * server-side cursor for the export. Each filter has an index in that order (migration
- * Migration20261128100000_message_log; plans at 10 million rows in docs/message-log-plans.md).
+ * server-side cursor for the export. Each filter has an index in that order (migrations
+ * Migration20261128100000_message_log and Migration20261203000000_message_search; plans at 10
+ * million rows in docs/message-log-plans.md).
  */
 
 /** Every column of a message row as `presentMessage` shows it. */
@@ -37,37 +38,61 @@ export interface LogPosition {
 }
 
 /**
- * The filter as SQL conditions (parameters appended to `params`) and the ORDER BY that goes with
- * them, newest first.
+ * Where a log query reads from. The log's keys (task, channel, recipient, registration time) and
+ * their indexes are in `message_search` (Migration20261203000000_message_search), joined to
+ * `messages` for the rest of the row; the status index is on `messages`, so a query led by the
+ * status reads `messages` alone. `keys` is the alias the key columns are read through.
+ */
+interface LogSource {
+  from: string;
+  keys: 's' | 'm';
+}
+const BY_KEYS: LogSource = { from: 'message_search s join messages m on m.id = s.id', keys: 's' };
+const BY_STATUS: LogSource = { from: 'messages m', keys: 'm' };
+
+/**
+ * The filter as SQL conditions (parameters appended to `params`), the source to read and the ORDER
+ * BY that goes with them, newest first.
  *
  * With an equality filter on the task, status or channel (the first given, in that order), the page
  * is read from that column's (column, registered_at desc, id desc) index: the column is compared with
  * `= any(array)` and named first in the ORDER BY. Written as a plain `=`, PostgreSQL drops the
- * column from the ORDER BY (it is constant) and may walk messages_log instead, filtering, on the
- * guess that matching rows are spread evenly over time; they are not — a campaign's rows share one
- * registration time — and for a large campaign registered weeks ago that walk read 6.2 million rows
- * (3.2 s) to fill the first page (docs/message-log-plans.md). The other filters stay as written,
+ * column from the ORDER BY (it is constant) and may walk the log's time index instead, filtering, on
+ * the guess that matching rows are spread evenly over time; they are not — a campaign's rows share
+ * one registration time — and for a large campaign registered weeks ago that walk read 6.2 million
+ * rows (3.2 s) to fill the first page (docs/message-log-plans.md). The other filters stay as written,
  * so the planner may still prefer a bitmap on their indexes and a sort when they match few rows.
+ * `rowConditions` tells whether any condition needs the `messages` row (status, optional).
  */
-function filterSql(filter: MessageLogFilter, params: unknown[]): { conditions: string[]; orderBy: string } {
+function filterSql(
+  filter: MessageLogFilter,
+  params: unknown[],
+): { source: LogSource; conditions: string[]; rowConditions: boolean; orderBy: string } {
   const param = (value: unknown) => `$${params.push(value)}`;
+  const source = !filter.taskId && filter.status ? BY_STATUS : BY_KEYS;
+  const k = source.keys;
   const conditions: string[] = [];
   const equalities: { column: string; value: unknown; type: string }[] = [];
-  if (filter.taskId) equalities.push({ column: 'task_id', value: filter.taskId, type: 'uuid' });
-  if (filter.status) equalities.push({ column: 'status', value: filter.status, type: 'text' });
-  if (filter.channel) equalities.push({ column: 'channel', value: filter.channel, type: 'text' });
+  if (filter.taskId) equalities.push({ column: `${k}.task_id`, value: filter.taskId, type: 'uuid' });
+  if (filter.status) equalities.push({ column: 'm.status', value: filter.status, type: 'text' });
+  if (filter.channel) equalities.push({ column: `${k}.channel`, value: filter.channel, type: 'text' });
   const [leading, ...others] = equalities;
   if (leading) conditions.push(`${leading.column} = any(${param([leading.value])}::${leading.type}[])`);
   for (const e of others) conditions.push(`${e.column} = ${param(e.value)}`);
   if (filter.search !== undefined) {
     const channel = CHANNELS.find((c) => c === filter.search!.toLowerCase());
-    const recipient = recipientContains(filter.search, param);
-    conditions.push(channel ? `(${recipient} or channel = ${param(channel)})` : recipient);
+    const recipient = recipientContains(`${k}.recipient`, filter.search, param);
+    conditions.push(channel ? `(${recipient} or ${k}.channel = ${param(channel)})` : recipient);
   }
-  if (filter.from) conditions.push(`registered_at >= ${param(filter.from.toISOString())}`);
-  if (filter.to) conditions.push(`registered_at < ${param(filter.to.toISOString())}`);
-  if (filter.optional !== undefined) conditions.push(`optional = ${param(filter.optional)}`);
-  return { conditions, orderBy: `${leading ? `${leading.column}, ` : ''}registered_at desc, id desc` };
+  if (filter.from) conditions.push(`${k}.registered_at >= ${param(filter.from.toISOString())}`);
+  if (filter.to) conditions.push(`${k}.registered_at < ${param(filter.to.toISOString())}`);
+  if (filter.optional !== undefined) conditions.push(`m.optional = ${param(filter.optional)}`);
+  return {
+    source,
+    conditions,
+    rowConditions: filter.status !== undefined || filter.optional !== undefined,
+    orderBy: `${leading ? `${leading.column}, ` : ''}${k}.registered_at desc, ${k}.id desc`,
+  };
 }
 
 /** Punctuation at either end of a search: what pg_trgm reads as word boundaries. */
@@ -80,29 +105,32 @@ const SEARCH_CORE = /^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu;
  * index is asked for the search without the punctuation at its ends (20 ms), and the whole search
  * is checked on the rows it finds.
  */
-function recipientContains(search: string, param: (value: unknown) => string): string {
+function recipientContains(column: string, search: string, param: (value: unknown) => string): string {
   const core = search.replace(SEARCH_CORE, '');
-  if (core === search || core.length < 3) return `recipient ilike ${param(containsPattern(search))}`;
-  return `(recipient ilike ${param(containsPattern(core))} and strpos(lower(recipient), lower(${param(search)})) > 0)`;
+  if (core === search || core.length < 3) return `${column} ilike ${param(containsPattern(search))}`;
+  return `(${column} ilike ${param(containsPattern(core))} and strpos(lower(${column}), lower(${param(search)})) > 0)`;
 }
 
 const where = (conditions: string[]) => (conditions.length > 0 ? `where ${conditions.join(' and ')}` : '');
 
 /** The registration time as the cursor keeps it: UTC to the microsecond (a JS Date keeps milliseconds). */
-const POSITION_AT = `to_char(registered_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+const POSITION_AT = `to_char(m.registered_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+/** MESSAGE_COLUMNS read through the alias `m` (the log's queries join two tables). */
+const LOG_COLUMNS = MESSAGE_COLUMNS.split(',').map((column) => `m.${column.trim()}`).join(', ');
 
 /** One page of the log, newest first, after `after` (exclusive). */
 export function messageLogPageQuery(filter: MessageLogFilter, pageSize: number, after?: LogPosition): { text: string; values: unknown[] } {
   const values: unknown[] = [];
-  const { conditions, orderBy } = filterSql(filter, values);
+  const { source, conditions, orderBy } = filterSql(filter, values);
   if (after) {
     values.push(after.registeredAt, after.id);
-    conditions.push(`(registered_at, id) < ($${values.length - 1}::timestamptz, $${values.length}::uuid)`);
+    conditions.push(`(${source.keys}.registered_at, ${source.keys}.id) < ($${values.length - 1}::timestamptz, $${values.length}::uuid)`);
   }
   values.push(pageSize + 1);
   return {
-    text: `select ${MESSAGE_COLUMNS}, ${POSITION_AT} as position_at
-      from messages
+    text: `select ${LOG_COLUMNS}, ${POSITION_AT} as position_at
+      from ${source.from}
       ${where(conditions)}
       order by ${orderBy}
       limit $${values.length}`,
@@ -153,7 +181,10 @@ export async function messageLogPage(
 
 export function messageLogCountQuery(filter: MessageLogFilter): { text: string; values: unknown[] } {
   const values: unknown[] = [];
-  return { text: `select count(*) as total from messages ${where(filterSql(filter, values).conditions)}`, values };
+  const { source, conditions, rowConditions } = filterSql(filter, values);
+  // Keys alone are counted from message_search (an index-only scan where its pages are visible).
+  const from = source === BY_KEYS && !rowConditions ? 'message_search s' : source.from;
+  return { text: `select count(*) as total from ${from} ${where(conditions)}`, values };
 }
 
 /** How many rows match: a scan of every matching row (or index entry), so only on request. */
@@ -164,18 +195,19 @@ export async function countMessageLog(db: Queryable, filter: MessageLogFilter): 
 
 /** The export's columns: the times as wall-clock milliseconds in the export's time zone (an Excel
  * date has no zone), truncated like the API's ISO times, read as plain numbers. */
-const EXPORT_COLUMNS = (zoneParam: string) => `id, task_id, group_id, send_id, status, status_description, channel, sender, recipient, text,
-  cost, operator, template_id, template_name, variables, parts, email_views, email_clicks, short_link, link_clicks,
+const EXPORT_COLUMNS = (zoneParam: string) => `m.id, m.task_id, m.group_id, m.send_id, m.status, m.status_description, m.channel,
+  m.sender, m.recipient, m.text, m.cost, m.operator, m.template_id, m.template_name, m.variables, m.parts, m.email_views,
+  m.email_clicks, m.short_link, m.link_clicks,
   ${['registered_at', 'sent_at', 'status_at', 'delayed_start_at', 'delivery_end_at']
-    .map((column) => `floor(extract(epoch from ${column} at time zone ${zoneParam}) * 1000)::bigint as ${column}_local_ms`)
+    .map((column) => `floor(extract(epoch from m.${column} at time zone ${zoneParam}) * 1000)::bigint as ${column}_local_ms`)
     .join(',\n  ')}`;
 
 export function messageExportQuery(filter: MessageLogFilter, timezone: string): { text: string; values: unknown[] } {
   const values: unknown[] = [timezone];
-  const { conditions, orderBy } = filterSql(filter, values);
+  const { source, conditions, orderBy } = filterSql(filter, values);
   return {
     text: `select ${EXPORT_COLUMNS('$1')}
-      from messages
+      from ${source.from}
       ${where(conditions)}
       order by ${orderBy}`,
     values,

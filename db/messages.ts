@@ -188,8 +188,9 @@ const ANALYZE_AFTER_ROWS = 10_000;
 let analyzing: Promise<void> | undefined;
 
 /**
- * Refreshes the planner's statistics of `messages` after a bulk registration of `rowsAdded` rows
- * (a task file; from ANALYZE_AFTER_ROWS on), in the background: until autovacuum gets to it (a
+ * Refreshes the planner's statistics of `messages` and `message_search` (the log's keys) after a
+ * bulk registration of `rowsAdded` rows (a task file; from ANALYZE_AFTER_ROWS on), in the
+ * background: until autovacuum gets to it (a
  * minute or more; never where it is off), the planner believes the new rows are not there, and the
  * stream's look for waiting tasks read 300,000 new rows through the log's status index, 3–5 s a
  * call, holding API sends back by as much. One at a time per process; a failure (the database
@@ -198,7 +199,7 @@ let analyzing: Promise<void> | undefined;
 export function refreshMessageStatistics(pool: Pool, rowsAdded: number): Promise<void> {
   if (rowsAdded < ANALYZE_AFTER_ROWS) return Promise.resolve();
   analyzing ??= pool
-    .query('analyze messages')
+    .query('analyze messages, message_search')
     .then(() => undefined, () => undefined)
     .finally(() => (analyzing = undefined));
   return analyzing;

@@ -16,6 +16,7 @@ import { Migration20261130200000_task_control_pending } from './migrations/Migra
 import { Migration20261130300000_dispatch_unowned } from './migrations/Migration20261130300000_dispatch_unowned';
 import { Migration20261201000000_group_first_row } from './migrations/Migration20261201000000_group_first_row';
 import { Migration20261202000000_tasks_created_at } from './migrations/Migration20261202000000_tasks_created_at';
+import { Migration20261203000000_message_search } from './migrations/Migration20261203000000_message_search';
 
 /** Migrations are listed explicitly so the same list works from .ts (tsx, Jest) and compiled .js. */
 export const MIGRATIONS = [
@@ -33,6 +34,7 @@ export const MIGRATIONS = [
   { name: 'Migration20261130300000_dispatch_unowned', class: Migration20261130300000_dispatch_unowned },
   { name: 'Migration20261201000000_group_first_row', class: Migration20261201000000_group_first_row },
   { name: 'Migration20261202000000_tasks_created_at', class: Migration20261202000000_tasks_created_at },
+  { name: 'Migration20261203000000_message_search', class: Migration20261203000000_message_search },
 ];
 
 export async function openOrm(databaseUrl: string, poolMax = 10): Promise<MikroORM> {

@@ -302,15 +302,15 @@ export function registerMessageRoutes(api: ApiRegistry, deps: ApiDeps): void {
       const period = [new Date(query.from), new Date(query.to)];
       const [days, channels] = await Promise.all([
         deps.pool.query<{ day: string; status: string; n: number }>(
-          `select to_char(registered_at at time zone $3, 'YYYY-MM-DD') as day, status, count(*)::int as n
-             from messages where registered_at >= $1 and registered_at < $2
+          `select to_char(s.registered_at at time zone $3, 'YYYY-MM-DD') as day, m.status, count(*)::int as n
+             from message_search s join messages m on m.id = s.id where s.registered_at >= $1 and s.registered_at < $2
             group by 1, 2 order by 1, 2`,
           [...period, timezone],
         ),
         deps.pool.query<{ channel: string; n: number; cost: number }>(
-          `select channel, count(*)::int as n, coalesce(sum(cost), 0)::float8 as cost
-             from messages where registered_at >= $1 and registered_at < $2
-            group by channel order by channel`,
+          `select s.channel, count(*)::int as n, coalesce(sum(m.cost), 0)::float8 as cost
+             from message_search s join messages m on m.id = s.id where s.registered_at >= $1 and s.registered_at < $2
+            group by s.channel order by s.channel`,
           period,
         ),
       ]);

@@ -505,20 +505,21 @@ export function registerTaskRoutes(api: ApiRegistry, deps: ApiDeps): void {
     async ({ res, params }) => {
       if (!params.id || !z.uuid().safeParse(params.id).success) throw notFound(`task ${params.id}`);
       // One statement: the bounds from the task row, one grouped pass over the task's messages
-      // (status, step), cumulated per status over every step in SQL. No row: no such task.
+      // (status, step; found by task through message_search), cumulated per status over every step
+      // in SQL. No row: no such task.
       const { rows } = await deps.pool.query(
         `with t as (
            select coalesce(started_at, created_at) as lo, status in ('completed', 'canceled', 'failed') as ended
            from tasks where id = $1 and deleted_at is null
          ), b as (
            select lo, greatest(lo + interval '1 second',
-                    case when ended then coalesce((select max(status_at) from messages where task_id = $1), lo) else now() end) as hi
+                    case when ended then coalesce((select max(m.status_at) from message_search s join messages m on m.id = s.id where s.task_id = $1), lo) else now() end) as hi
            from t
          ), g as (
            select m.status,
                   least($2::int, greatest(1, width_bucket(extract(epoch from m.status_at), extract(epoch from b.lo), extract(epoch from b.hi), $2::int))) as step,
                   count(*)::int as n
-           from messages m cross join b where m.task_id = $1 group by 1, 2
+           from message_search s join messages m on m.id = s.id cross join b where s.task_id = $1 group by 1, 2
          ), cum as (
            select i, s, (sum(coalesce(g.n, 0)) over (partition by s order by i))::int as n
            from generate_series(1, $2::int) as i cross join unnest($3::text[]) as s

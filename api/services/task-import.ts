@@ -136,9 +136,12 @@ async function insertTask(client: PoolClient, taskId: string, req: ImportRequest
 async function clearTaskRows(client: PoolClient, taskId: string): Promise<void> {
   const { rows } = await client.query(`select status from tasks where id = $1 for update`, [taskId]);
   if (rows[0]?.status !== 'created') throw new HttpError(409, 'conflict', 'the file of a task can only be replaced before it starts');
-  await client.query('delete from message_events where message_id in (select id from messages where task_id = $1)', [taskId]);
-  await client.query('delete from short_links where message_id in (select id from messages where task_id = $1)', [taskId]);
-  await client.query('delete from messages where task_id = $1', [taskId]);
+  // The task's rows are found through message_search, which keeps the task index (and loses the
+  // rows' entries by trigger when they go).
+  const taskRows = 'select id from message_search where task_id = $1';
+  await client.query(`delete from message_events where message_id in (${taskRows})`, [taskId]);
+  await client.query(`delete from short_links where message_id in (${taskRows})`, [taskId]);
+  await client.query(`delete from messages where id in (${taskRows})`, [taskId]);
   await client.query('delete from task_row_errors where task_id = $1', [taskId]);
 }
 

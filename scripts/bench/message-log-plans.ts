@@ -66,15 +66,16 @@ async function main() {
 
 async function describeData(db: Client): Promise<string[]> {
   const { rows } = await db.query(
-    `select count(*) as rows, pg_size_pretty(pg_table_size('messages')) as table_size,
-       pg_size_pretty(pg_indexes_size('messages')) as indexes_size, min(registered_at) as first, max(registered_at) as last,
+    `select count(*) as rows, pg_size_pretty(pg_table_size('messages') + pg_table_size('message_search')) as table_size,
+       pg_size_pretty(pg_indexes_size('messages') + pg_indexes_size('message_search')) as indexes_size,
+       min(registered_at) as first, max(registered_at) as last,
        (select setting from pg_settings where name = 'shared_buffers') as shared_buffers_8k,
        (select setting from pg_settings where name = 'work_mem') as work_mem_kb, version()
-     from messages`,
+     from message_search`,
   );
   const r = rows[0];
   return [
-    `Data: ${Number(r.rows).toLocaleString('en')} rows registered ${r.first.toISOString()} … ${r.last.toISOString()}; table ${r.table_size}, indexes ${r.indexes_size}.`,
+    `Data: ${Number(r.rows).toLocaleString('en')} rows registered ${r.first.toISOString()} … ${r.last.toISOString()}; tables (messages and message_search) ${r.table_size}, indexes ${r.indexes_size}.`,
     `Server: ${String(r.version).split(',')[0]}, shared_buffers ${Math.round((Number(r.shared_buffers_8k) * 8) / 1024)} MB, work_mem ${Math.round(Number(r.work_mem_kb) / 1024)} MB (defaults).`,
   ];
 }
@@ -87,13 +88,13 @@ interface Case {
 /** Filter values taken from the data, so each case matches what a user would look for. */
 async function cases(db: Client): Promise<Case[]> {
   const sample = async (sql: string) => (await db.query(sql)).rows[0];
-  const { last } = await sample('select max(registered_at) as last from messages');
+  const { last } = await sample('select max(registered_at) as last from message_search');
   // Rows from a while back, so that a filter on them has newer rows to skip.
   const older = `registered_at < '${new Date(last.getTime() - 20 * 86_400_000).toISOString()}' order by registered_at desc limit 1`;
-  const phone: string = (await sample(`select recipient from messages where channel = 'sms' and ${older}`)).recipient;
-  const campaign: string = (await sample(`select task_id from messages where task_id in (select id from tasks where type = 'sms') and ${older}`)).task_id;
+  const phone: string = (await sample(`select recipient from message_search where channel = 'sms' and ${older}`)).recipient;
+  const campaign: string = (await sample(`select task_id from message_search where task_id in (select id from tasks where type = 'sms') and ${older}`)).task_id;
   const bigTask: string = (await sample(`select overlay(overlay(md5('task' || 999999) placing '4' from 13) placing '8' from 17)::uuid as id`)).id;
-  const apiTask: string = (await sample(`select task_id from messages where task_id in (select id from tasks where type = 'api') and ${older}`)).task_id;
+  const apiTask: string = (await sample(`select task_id from message_search where task_id in (select id from tasks where type = 'api') and ${older}`)).task_id;
   const daysAgo = (n: number) => new Date(last.getTime() - n * 86_400_000);
   const dayStart = (d: Date) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
   const day = { from: dayStart(daysAgo(45)), to: dayStart(daysAgo(44)) };
@@ -127,7 +128,7 @@ async function cases(db: Client): Promise<Case[]> {
 }
 
 async function countCases(db: Client): Promise<Case[]> {
-  const { rows } = await db.query('select max(registered_at) as last from messages');
+  const { rows } = await db.query('select max(registered_at) as last from message_search');
   const last: Date = rows[0].last;
   const from = new Date(last.getTime() - 86_400_000);
   return [

@@ -4,8 +4,9 @@
  * What the message log's indexes cost the engine's writes: in a throw-away database, inserts N
  * messages with db/messages.ts#insertMessages and moves each through QUEUED, SENT and DELIVERED
  * with applyStatusChanges (every status change is a new row version, so every index gets an entry),
- * once with the indexes of Migration20261128100000_message_log and once without them (the
- * migration's `down`: messages_registered_at instead), alternating, `--rounds` times each.
+ * once with the log's indexes (Migration20261128100000_message_log's status index on `messages`,
+ * the keys' row and indexes in `message_search`) and once without them (no status index, no
+ * `message_search` rows), alternating, `--rounds` times each.
  */
 import { randomUUID } from 'node:crypto';
 import { applyStatusChanges, insertMessages, type NewMessage } from '../../db/messages';
@@ -28,8 +29,7 @@ async function measure(baseUrl: string, withLogIndexes: boolean): Promise<{ inse
     const pool = createPool(url, 2);
     try {
       if (!withLogIndexes) {
-        await pool.query(`drop index messages_recipient_trgm, messages_log_task, messages_log_status, messages_log_channel, messages_log;
-          create index messages_registered_at on messages (registered_at)`);
+        await pool.query('drop index messages_log_status; drop trigger message_search_after_insert on messages');
       }
       const taskId = randomUUID();
       await pool.query(`insert into tasks (id, name, type, status, workflow_id) values ($1, 'write cost', 'api', 'in_progress', $2)`, [taskId, `bench-${taskId}`]);
