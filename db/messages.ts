@@ -182,6 +182,12 @@ const COPY_WRITE_BYTES = 256 * 1024;
 /** Short links gathered before they are inserted (between two COPYs of messages): each insert
  * ends a COPY, so not too often; ≈ 4 MB of codes, ids and URLs. */
 const COPY_LINKS_PER_INSERT = 20_000;
+/** Rows per COPY statement. The statement's triggers (the log's keys into message_search, the
+ * per-task counts) run when it ends; ended every so many rows, they work on one part while the
+ * next is read from the file, instead of all of them after the last row. */
+const ROWS_PER_COPY = 25_000;
+/** Bytes of rows gathered while an ended COPY finishes (its triggers run) before the writer waits. */
+const COPY_BUFFER_WHILE_FINISHING = 4 * 1024 * 1024;
 
 /** Rows registered in one go from which the table's statistics are refreshed at once. */
 const ANALYZE_AFTER_ROWS = 10_000;
@@ -218,6 +224,10 @@ export class MessageCopy {
   private stream: CopyStreamQuery | null = null;
   private finished: Promise<void> = Promise.resolve();
   private failed = false;
+  /** Rows written since the last COPY ended (sent to the open one, or waiting in the buffer). */
+  private rowsSinceEnd = 0;
+  /** A COPY ended for ROWS_PER_COPY and still finishing: the connection is busy until it settles. */
+  private finishing: Promise<void> | null = null;
   private buffer = '';
   /** Short links of the rows written, not stored yet. */
   private links: ShortLinkArrays = [[], [], []];
@@ -228,24 +238,49 @@ export class MessageCopy {
 
   async write(rows: readonly NewMessage[]): Promise<void> {
     if (rows.length === 0) return;
-    if (!this.stream) this.open();
     for (const row of rows) {
       this.buffer += copyLine(row);
       this.written.add(row.channel, row.status);
     }
+    this.rowsSinceEnd += rows.length;
     addShortLinks(rows, this.links);
+    if (this.finishing) {
+      if (this.buffer.length < COPY_BUFFER_WHILE_FINISHING && this.links[0].length < COPY_LINKS_PER_INSERT) return;
+      await this.settle();
+    }
+    if (!this.stream) this.open();
     if (this.links[0].length >= COPY_LINKS_PER_INSERT) await this.end();
+    else if (this.rowsSinceEnd >= ROWS_PER_COPY) await this.endWithoutWaiting();
     else if (this.buffer.length >= COPY_WRITE_BYTES) await this.push();
+  }
+
+  /** Ends the open COPY and lets it finish while the caller reads on; the next write waits for it. */
+  private async endWithoutWaiting(): Promise<void> {
+    await this.push();
+    this.stream!.end();
+    this.stream = null;
+    this.rowsSinceEnd = 0;
+    this.finishing = this.finished;
+  }
+
+  /** Waits for an ended COPY to finish; its failure is the caller's. */
+  private async settle(): Promise<void> {
+    const finishing = this.finishing;
+    this.finishing = null;
+    await finishing;
   }
 
   /** Ends the open COPY, if any, and stores the short links of its rows: all are then written
    * (uncommitted) and the connection is free. */
   async end(): Promise<void> {
+    if (this.finishing) await this.settle();
+    if (this.buffer !== '' && !this.stream) this.open();
     if (this.stream) {
       await this.push();
       this.stream.end();
       const finished = this.finished;
       this.stream = null;
+      this.rowsSinceEnd = 0;
       await finished;
     }
     if (this.links[0].length > 0) {
@@ -263,6 +298,8 @@ export class MessageCopy {
   /** Gives up an open COPY (PostgreSQL discards its rows); the transaction can then roll back. */
   async abort(): Promise<void> {
     this.links = [[], [], []];
+    this.buffer = '';
+    if (this.finishing) await this.settle().catch(() => undefined);
     if (!this.stream) return;
     // A COPY that already failed (its connection died) has nothing left to give up.
     if (!this.failed) this.stream.destroy(new Error('import abandoned'));

@@ -322,6 +322,15 @@ describe('progress, durability and counters', () => {
     const final = (await stack.admin().get(`/api/v1/uploads/${uploadId}`).expect(200)).body;
     expect(final).toMatchObject({ state: 'done', rowsRead: 40_000, accepted: 40_000, rejected: 0, taskId: created.body.id });
     await stack.admin().get(`/api/v1/uploads/${randomUUID()}`).expect(404);
+    // Stored in more than one COPY (each ends every 25,000 rows): every row is in the message log,
+    // found by its task, its recipient and its channel (the keys' table the COPYs' triggers fill).
+    const log = (await stack.admin().get(`/api/v1/messages?taskId=${created.body.id}&withTotal=true&pageSize=1`).expect(200)).body;
+    expect(log.total).toBe(40_000);
+    expect(log.items[0]).toMatchObject({ taskId: created.body.id, status: 'CREATED' });
+    for (const i of [0, 24_999, 25_000, 39_999]) {
+      const found = (await stack.admin().get(`/api/v1/messages?search=${encodeURIComponent(`+79954${String(i).padStart(5, '0')}0`)}&channel=sms`).expect(200)).body;
+      expect(found.items.map((m: { externalId: string }) => m.externalId)).toEqual([`crm-${i}`]);
+    }
     // The planner learns of the 40,000 new rows at once, not when autovacuum gets to the table.
     const analyzed = await eventually(
       async () => (await stack.deps.pool.query(`select last_analyze from pg_stat_user_tables where relname = 'messages'`)).rows[0]?.last_analyze as Date | null,
