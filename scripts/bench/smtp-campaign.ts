@@ -118,14 +118,16 @@ export async function benchSmtpCampaign(args: {
     const workflowId = await startTaskWorkflow(args.client, config, { id: taskId, name: 'smtp bench', templateId: null });
     let lastLog = t0;
     for (;;) {
-      const { rows } = await args.pool.query<{ waiting: number; sent: number }>(
-        `select count(*) filter (where status in (${WAITING}))::int as waiting, count(*) filter (where status = 'SENT')::int as sent from messages where task_id = $1`,
+      // Only the waiting rows, through the (task, status) index of live rows: counting all of the
+      // task's rows every few milliseconds took a third of a core from the database being measured.
+      const { rows } = await args.pool.query<{ waiting: number }>(
+        `select count(*)::int as waiting from messages where task_id = $1 and status in (${WAITING})`,
         [taskId],
       );
       if (rows[0]!.waiting === 0) break;
       if (Date.now() - lastLog > 5000) {
         lastLog = Date.now();
-        args.onProgress?.(`  ${((Date.now() - t0) / 1000).toFixed(0)} s: ${rows[0]!.sent} sent\n`);
+        args.onProgress?.(`  ${((Date.now() - t0) / 1000).toFixed(0)} s: ${args.recipients - rows[0]!.waiting} sent\n`);
       }
       await new Promise((r) => setTimeout(r, 50));
     }
