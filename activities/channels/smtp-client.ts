@@ -98,6 +98,7 @@ export class SmtpPool {
   private readonly queue: Job[] = [];
   private readonly connections = new Set<SmtpConnection>();
   private readonly idle: SmtpConnection[] = [];
+  private readonly withdrawable = new WeakMap<AbortSignal, Set<Job>>();
   private opening = 0;
   private closed = false;
 
@@ -118,23 +119,30 @@ export class SmtpPool {
       const job: Job = { from: envelope.from, to: envelope.to, mailParams: international ? ' SMTPUTF8' : '', data: dataOf(raw), resolve, reject, taken: false };
       if (signal) {
         if (signal.aborted) return reject(new SmtpError('aborted', 'EABORT'));
-        const onAbort = () => {
-          if (job.taken) return;
-          const at = this.queue.indexOf(job);
-          if (at >= 0) this.queue.splice(at, 1);
-          reject(new SmtpError('aborted', 'EABORT'));
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-        const settle = <T>(fn: (value: T) => void) => (value: T) => {
-          signal.removeEventListener('abort', onAbort);
-          fn(value);
-        };
-        job.resolve = settle(resolve);
-        job.reject = settle(reject);
+        // One listener per signal (a batch's), not per message.
+        let jobs = this.withdrawable.get(signal);
+        if (!jobs) {
+          const ofSignal = new Set<Job>();
+          signal.addEventListener('abort', () => this.withdraw(ofSignal), { once: true });
+          this.withdrawable.set(signal, (jobs = ofSignal));
+        }
+        const waiting = jobs.add(job);
+        job.resolve = (reply) => (waiting.delete(job), resolve(reply));
+        job.reject = (error) => (waiting.delete(job), reject(error));
       }
       this.queue.push(job);
       this.pump();
     });
+  }
+
+  /** An aborted batch's messages that no connection has taken yet leave the queue unsent. */
+  private withdraw(jobs: Set<Job>): void {
+    for (const job of [...jobs]) {
+      if (job.taken) continue;
+      const at = this.queue.indexOf(job);
+      if (at >= 0) this.queue.splice(at, 1);
+      job.reject(new SmtpError('aborted', 'EABORT'));
+    }
   }
 
   /** Connects and logs in once (the worker's start check). */

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { setMaxListeners } from 'node:events';
 import { parseServerMessageId } from 'nodemailer/lib/smtp-connection/server-message-id';
 import { z } from 'zod';
 import { decodeHtmlEntities, isHtml } from '../../core/links';
@@ -175,8 +174,7 @@ export const smtpAdapter = defineAdapter({
         client.close();
       },
       async submit(batch, signal) {
-        // Each send listens to the signal: one no connection has taken yet is withdrawn.
-        setMaxListeners(batch.length + 10, signal);
+        // An abort withdraws the sends no connection has taken yet (smtp-client.ts).
         // The pool queues what its connections cannot take yet: all go at once, maxConnections in flight.
         const results: (SubmitResult | undefined)[] = batch.map(() => undefined);
         const all = Promise.all(batch.map(async (message, i) => (results[i] = await sendOne(message, signal))));

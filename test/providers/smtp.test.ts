@@ -242,6 +242,65 @@ describe('SMTP adapter against an SMTP server', () => {
     expect(check({ password: undefined })).toThrow(/settings\.password: user and password go together/);
     expect(check({ pool: 3 })).toThrow(/settings: Unrecognized key/);
   });
+
+  it('lines that start with a dot arrive as written (dot-stuffing); each connection sends its share of messages and is replaced', async () => {
+    const connectionsBefore = peer.connections;
+    const provider = smtpProvider({ maxConnections: 1, maxMessagesPerConnection: 2 });
+    const batch = Array.from({ length: 5 }, (_, i) => ({ ...email(`dots-${i}@mx.example`), text: `.first line\n..second\n.\nend ${i}` }));
+    const results = await provider.submit(batch);
+    expect(results.map((r) => r.outcome)).toEqual(Array(5).fill('accepted'));
+    for (let i = 0; i < 5; i++) expect(receivedBy(`dots-${i}@mx.example`)[0]!.parsed.text).toBe(`.first line\n..second\n.\nend ${i}\n`);
+    // Two messages a connection, one connection at a time: three sessions.
+    expect(peer.connections - connectionsBefore).toBe(3);
+    expect(new Set(batch.map((m) => receivedBy(m.recipient)[0]!.sessionId)).size).toBe(3);
+  });
+});
+
+describe('SMTP adapter: TLS, login methods and relays without PIPELINING', () => {
+  const peers: SmtpPeer[] = [];
+  afterAll(async () => {
+    await Promise.all(peers.map((p) => p.close()));
+  });
+  async function relay(options: Parameters<typeof startSmtpPeer>[1]): Promise<SmtpPeer> {
+    const started = await startSmtpPeer({ user: USER, password: PASSWORD }, options);
+    started.behaviour = (recipient) => REFUSALS[recipient];
+    peers.push(started);
+    return started;
+  }
+
+  it('STARTTLS (required), AUTH LOGIN only, no PIPELINING: sent encrypted, refusals still per message, the session reset between them', async () => {
+    // smtp-server's own self-signed certificate; AUTH only once encrypted.
+    const tlsRelay = await relay({ disabledCommands: [], authMethods: ['LOGIN'], allowInsecureAuth: false, hidePIPELINING: true });
+    const provider = smtpProvider({ requireTLS: true, allowInvalidCertificate: true }, {}, tlsRelay.port);
+    const batch = ['tls-1@mx.example', 'nobody@mx.example', 'tls-2@mx.example', 'busy@mx.example', 'tls-3@mx.example'].map(email);
+    const results = await provider.submit(batch);
+    expect(results.map((r) => r.outcome)).toEqual(['accepted', 'rejected', 'accepted', 'transient', 'accepted']);
+    expect(results[1]).toMatchObject({ reason: 'SMTP 550 5.1.1 No such user here' });
+    expect(tlsRelay.received.map((m) => [m.envelope.to[0], m.secure, m.user])).toEqual([
+      ['tls-1@mx.example', true, USER],
+      ['tls-2@mx.example', true, USER],
+      ['tls-3@mx.example', true, USER],
+    ]);
+    expect(tlsRelay.received[1]!.parsed.messageId).toBe(messageIdFor(batch[2]!.sendId, 'acme.test'));
+  });
+
+  it("a certificate that does not verify is refused unless allowInvalidCertificate; requireTLS refuses a relay without STARTTLS; both try later", async () => {
+    const tlsRelay = await relay({ disabledCommands: [] });
+    const [untrusted] = await smtpProvider({}, {}, tlsRelay.port).submit([email('untrusted@mx.example')]);
+    expect(untrusted).toMatchObject({ outcome: 'transient', reason: expect.stringMatching(/^SMTP ETLS: TLS: .*certificate/) });
+    const plainRelay = await relay({});
+    const [noTls] = await smtpProvider({ requireTLS: true }, {}, plainRelay.port).submit([email('no-tls@mx.example')]);
+    expect(noTls).toMatchObject({ outcome: 'transient', reason: 'SMTP ETLS: the relay does not offer STARTTLS and requireTLS is set' });
+    expect(tlsRelay.received).toHaveLength(0);
+    expect(plainRelay.received).toHaveLength(0);
+  });
+
+  it('implicit TLS (secure, port 465 style)', async () => {
+    const tlsRelay = await relay({ secure: true });
+    const [result] = await smtpProvider({ secure: true, allowInvalidCertificate: true }, {}, tlsRelay.port).submit([email('implicit@mx.example')]);
+    expect(result).toMatchObject({ outcome: 'accepted' });
+    expect(tlsRelay.received.map((m) => [m.envelope.to[0], m.secure])).toEqual([['implicit@mx.example', true]]);
+  });
 });
 
 describe('SMTP through the real stack', () => {

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { simpleParser, type ParsedMail } from 'mailparser';
-import { SMTPServer, type SMTPServerSession } from 'smtp-server';
+import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 
 /** What the peer does with one recipient (by its address): a reply code, a dropped connection, silence. */
 export type RecipientBehaviour = { reply: number; message: string } | 'drop' | 'drop-once' | 'stall';
@@ -9,13 +9,17 @@ export interface ReceivedMail {
   envelope: { from: string; to: string[] };
   user: string | undefined;
   sessionId: string;
+  /** Whether the session was encrypted (implicit TLS or STARTTLS). */
+  secure: boolean;
   parsed: ParsedMail;
 }
 
 /**
  * A real SMTP server (smtp-server) on 127.0.0.1 and a free port that requires AUTH PLAIN/LOGIN
  * with the credentials given, parses each message it takes with mailparser, and refuses, drops or
- * stalls the recipients `behaviour` picks.
+ * stalls the recipients `behaviour` picks. Plain SMTP with PIPELINING unless `server` says
+ * otherwise (STARTTLS or implicit TLS with smtp-server's own self-signed certificate, only LOGIN,
+ * no PIPELINING).
  */
 export interface SmtpPeer {
   port: number;
@@ -30,7 +34,7 @@ export interface SmtpPeer {
   close(): Promise<void>;
 }
 
-export async function startSmtpPeer(credentials: { user: string; password: string }): Promise<SmtpPeer> {
+export async function startSmtpPeer(credentials: { user: string; password: string }, server: Partial<SMTPServerOptions> = {}): Promise<SmtpPeer> {
   const dropped = new Set<string>();
   let inData = 0;
   let queued = 0;
@@ -45,15 +49,16 @@ export async function startSmtpPeer(credentials: { user: string; password: strin
     close: async () => undefined,
   };
   const dropConnection = (session: SMTPServerSession) => {
-    for (const connection of server.connections) if (connection.id === session.id) connection._socket.destroy();
+    for (const connection of smtp.connections) if (connection.id === session.id) connection._socket.destroy();
   };
-  const server = new SMTPServer({
+  const smtp = new SMTPServer({
     authMethods: ['PLAIN', 'LOGIN'],
     allowInsecureAuth: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
     closeTimeout: 100,
     disableReverseLookup: true,
+    ...server,
     onConnect(_session, callback) {
       peer.connections += 1;
       callback();
@@ -84,6 +89,7 @@ export async function startSmtpPeer(credentials: { user: string; password: strin
             envelope: { from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to: session.envelope.rcptTo.map((r) => r.address) },
             user: session.user as string | undefined,
             sessionId: session.id,
+            secure: session.secure,
             parsed,
           });
           queued += 1;
@@ -96,12 +102,12 @@ export async function startSmtpPeer(credentials: { user: string; password: strin
       );
     },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  peer.port = (server.server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
+  peer.port = (smtp.server.address() as AddressInfo).port;
   peer.close = () =>
     new Promise<void>((resolve) => {
-      for (const connection of server.connections) connection._socket.destroy();
-      server.close(() => resolve());
+      for (const connection of smtp.connections) connection._socket.destroy();
+      smtp.close(() => resolve());
     });
   return peer;
 }
