@@ -152,11 +152,20 @@ async function main() {
   if (SMTP_RECIPIENTS > 0) {
     const connection = await connectWorker(config);
     const client = await connectTemporalClient(config);
-    const f = await benchSmtpCampaign({ config, pool, connection, client, logger, recipients: SMTP_RECIPIENTS, onProgress: (line) => process.stdout.write(line) });
+    const statements = await statementProfile(pool);
+    let cpuBefore = cpuSnapshot();
+    const onStart = async () => {
+      await statements.reset();
+      cpuBefore = cpuSnapshot();
+    };
+    const f = await benchSmtpCampaign({ config, pool, connection, client, logger, recipients: SMTP_RECIPIENTS, onProgress: (line) => process.stdout.write(line), onStart });
+    const cpuAfter = cpuSnapshot();
     process.stdout.write(
       `\nemail campaign through SMTP: ${f.recipients} emails, ${f.emailsPerSecond.toFixed(0)} emails/s (${(f.emailsPerSecond / BEFORE.emailsPerSecond).toFixed(1)}× the ${BEFORE.emailsPerSecond} before, target 10,000; ${f.seconds.toFixed(1)} s until every row was SENT, first after ${f.firstMessageMs} ms); ` +
         `the sink took ${f.received} messages (${f.megabytes.toFixed(1)} MB) over ${f.connections} connections; statuses ${JSON.stringify(f.statuses)}; SMTP settings ${JSON.stringify(f.settings)}\n` +
-        `peak RSS (worker process; sink, Postgres and Temporal excluded): ${mb(peakRss)}, ${heapLimit()}; machine: ${os.cpus().length} cores\n`,
+        `peak RSS (worker process; sink, Postgres and Temporal excluded): ${mb(peakRss)}, ${heapLimit()}; machine: ${os.cpus().length} cores\n` +
+        `  ${cpuPerThousand(cpuBefore, cpuAfter, f.recipients, 'the worker and the bench (this process)', f.seconds)}` +
+        (await statements.report(f.recipients, { unit: 'emails', top: 8 })),
     );
     await connection.close();
     await client.connection.close();
