@@ -29,6 +29,12 @@ export const DISPATCH_PAGE_SIZE = 500;
  * net for rows that become due by time alone (a window opening, a lapsed lease, a retry another
  * process scheduled). Its own retries it wakes up for on time. */
 export const STREAM_IDLE_POLL_MS = 5000;
+/** After a small page, the stream's dispatcher waits this long before claiming again, so that under
+ * a steady flow of API sends each claim, hand-over and status change carries several sends instead
+ * of one or two (each statement's fixed cost was most of PostgreSQL's work per send). A send
+ * arriving to an idle dispatcher is still claimed at once. */
+export const STREAM_LINGER_MS = 10;
+const STREAM_SMALL_PAGE = 50;
 /** A provider's "try later" without a Retry-After waits 250 ms, doubling per attempt, up to this. */
 const MAX_RETRY_DELAY_MS = 30_000;
 /** Between two of a page's batches, the page's tasks are checked for a pause or cancel at most
@@ -265,7 +271,11 @@ export function createDispatchActivities(deps: {
           const page = await dispatchPage({ stream: true }, input.channel, owner, ctx.cancellationSignal, { rotation });
           submitted += page.accepted;
           if (page.retryAt !== undefined) retryAt = Math.min(retryAt, page.retryAt);
-          if (page.claimed > 0) continue;
+          if (page.claimed >= STREAM_SMALL_PAGE) continue;
+          if (page.claimed > 0) {
+            await sleep(STREAM_LINGER_MS, ctx.cancellationSignal);
+            continue;
+          }
           const idle = Math.max(0, Math.min(STREAM_IDLE_POLL_MS, until - Date.now(), retryAt + 20 - Date.now()));
           if (deps.wakeups) await deps.wakeups.wait(input.channel, idle, ctx.cancellationSignal, announced);
           else await sleep(idle, ctx.cancellationSignal);
