@@ -40,6 +40,10 @@ export interface SmtpEnvelope {
  * answered) or a connection problem (`code`: ECONNECTION, ETIMEDOUT, ETLS, EAUTH, EENVELOPE,
  * ECONNREFUSED …). */
 export class SmtpError extends Error {
+  /** false: the session failed, not the message (a refused greeting, EHLO, STARTTLS or RSET), so
+   * even a 5xx reply means "try later". Undefined: the reply decides. */
+  permanent?: boolean;
+
   constructor(
     message: string,
     readonly code: string,
@@ -255,7 +259,9 @@ class SmtpConnection {
       if (this.options.auth) await this.login(this.options.auth);
     } catch (error) {
       this.socket.destroy();
-      throw error instanceof SmtpError ? error : new SmtpError(String(error), 'ECONNECTION');
+      const failure = error instanceof SmtpError ? error : new SmtpError(String(error), 'ECONNECTION');
+      failure.permanent = false;
+      throw failure;
     }
   }
 
@@ -299,7 +305,7 @@ class SmtpConnection {
           }
           const answer = await this.reply();
           if (command === 'RSET') {
-            if (answer.code !== 250) throw this.replyError(answer, 'RSET', 'EPROTOCOL');
+            if (answer.code !== 250) throw Object.assign(this.replyError(answer, 'RSET', 'EPROTOCOL'), { permanent: false });
           } else if (command === 'DATA') {
             dataAccepted = answer.code === 354;
             if (!dataAccepted) currentError ??= this.replyError(answer, 'DATA', 'EMESSAGE');

@@ -295,6 +295,46 @@ describe('SMTP adapter: TLS, login methods and relays without PIPELINING', () =>
     expect(plainRelay.received).toHaveLength(0);
   });
 
+  it('a relay that refuses the session (a 554 greeting, a 554 to RSET) means try later: the session failed, not the message', async () => {
+    const scripted = async (answer: (line: string) => string | undefined, greeting = '220 scripted ESMTP') => {
+      const server = createServer((socket) => {
+        socket.write(`${greeting}\r\n`);
+        let buffered = '';
+        socket.on('data', (chunk) => {
+          buffered += chunk.toString('latin1');
+          for (let end = buffered.indexOf('\r\n'); end >= 0; end = buffered.indexOf('\r\n')) {
+            const reply = answer(buffered.slice(0, end));
+            buffered = buffered.slice(end + 2);
+            if (reply) socket.write(`${reply}\r\n`);
+          }
+        });
+        socket.on('error', () => undefined);
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      return { port: (server.address() as AddressInfo).port, close: () => new Promise((r) => server.close(r)) };
+    };
+    const refusing = await scripted(() => undefined, '554 5.7.1 No SMTP service here');
+    const [greeted] = await smtpProvider({}, {}, refusing.port).submit([email('greeting@mx.example')]);
+    expect(greeted).toMatchObject({ outcome: 'transient', reason: 'SMTP 554 5.7.1 No SMTP service here' });
+
+    let rcpts = 0;
+    const resetRefused = await scripted((line) => {
+      const verb = line.slice(0, 4).toUpperCase();
+      if (verb === 'EHLO') return '250-scripted\r\n250-PIPELINING\r\n250 AUTH PLAIN';
+      if (verb === 'AUTH') return '235 2.7.0 Authentication successful';
+      if (verb === 'MAIL') return '250 2.1.0 Ok';
+      if (verb === 'RCPT') return ++rcpts === 1 ? '550 5.1.1 No such user here' : '250 2.1.5 Ok';
+      if (verb === 'DATA') return '503 5.5.1 Error: need RCPT command';
+      if (verb === 'RSET') return '554 5.5.1 Error: no valid recipients';
+      return '502 5.5.2 Command not recognized';
+    });
+    const provider = smtpProvider({ maxConnections: 1 }, {}, resetRefused.port);
+    const [refused, next] = await provider.submit([email('nobody@mx.example'), email('after-reset@mx.example')]);
+    expect(refused).toMatchObject({ outcome: 'rejected', reason: 'SMTP 550 5.1.1 No such user here' });
+    expect(next).toMatchObject({ outcome: 'transient', reason: 'SMTP 554 5.5.1 Error: no valid recipients', detail: expect.stringContaining('RSET') });
+    await Promise.all([refusing.close(), resetRefused.close()]);
+  });
+
   it('implicit TLS (secure, port 465 style)', async () => {
     const tlsRelay = await relay({ secure: true });
     const [result] = await smtpProvider({ secure: true, allowInvalidCertificate: true }, {}, tlsRelay.port).submit([email('implicit@mx.example')]);
