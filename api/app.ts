@@ -1,15 +1,14 @@
 import fs from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import type { Connection } from '@temporalio/client';
 import express, { type Express, type RequestHandler } from 'express';
-import { pinoHttp } from 'pino-http';
 import client from 'prom-client';
 import { engineMetricsText } from '../activities/metrics';
 import swaggerUi from 'swagger-ui-express';
 import { ApiKeyAuthenticator } from './auth';
 import type { ApiDeps } from './deps';
 import { errorHandler, notFoundHandler } from './errors';
+import { requestLog } from './request-log';
 import { ApiRegistry, rejectNulCharacters } from './routing';
 import { registerAdminRoutes } from './routes/admin';
 import { registerHlrRoutes } from './routes/hlr';
@@ -95,32 +94,8 @@ export function createApp(deps: ApiDeps): { app: Express; registry: ApiRegistry 
     registers: [metrics],
   });
 
-  app.use(
-    pinoHttp({
-      logger: deps.logger,
-      // Also applies to req.log, which carries the request into every line a handler logs.
-      redact: REDACTED_LOG_PATHS,
-      // Health checks and metrics scrapes would drown the log.
-      autoLogging: { ignore: (req) => req.url === '/health' || req.url === '/metrics' },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
-      // A request's line says what an operator reads — who asked what, the answer, how long — not
-      // every header: pino-http's full request and response objects were ≈ 0.6 ms of CPU a request
-      // at LOG_LEVEL=info, a third of the API's cost per send (npm run bench -- --api 10000).
-      wrapSerializers: false,
-      serializers: {
-        req: (req: IncomingMessage & { id?: unknown }) => ({
-          id: req.id,
-          method: req.method,
-          url: req.url,
-          remoteAddress: req.socket?.remoteAddress,
-          userAgent: req.headers['user-agent'],
-        }),
-        res: (res: ServerResponse) => ({ statusCode: res.statusCode }),
-      },
-      // Handlers' own lines (req.log) carry the request's id only; its line above has the rest.
-      quietReqLogger: true,
-    }),
-  );
+  // Health checks and metrics scrapes would drown the log.
+  app.use(requestLog(deps.logger, { redact: REDACTED_LOG_PATHS, ignore: (url) => url === '/health' || url === '/metrics' }));
   app.use((req, res, next) => {
     const end = httpDuration.startTimer();
     res.on('finish', () => end({ method: req.method, route: req.route?.path ?? 'unmatched', status: String(res.statusCode) }));
