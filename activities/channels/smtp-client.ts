@@ -293,9 +293,9 @@ class SmtpConnection {
         if (this.pipelining) this.write(`${previous ? previous.data : ''}${commands.join('\r\n')}\r\n`);
         else if (previous) this.write(previous.data);
         if (previous) {
-          const done = previous;
+          // Cleared only once answered: a connection lost while waiting fails it with the rest.
+          this.settle(previous, await this.reply(), 'DATA');
           previous = undefined;
-          this.settle(done, await this.reply(), 'DATA');
         }
         let dataAccepted = false;
         for (const command of commands) {
@@ -313,8 +313,8 @@ class SmtpConnection {
             currentError ??= this.replyError(answer, command.startsWith('MAIL') ? 'MAIL FROM' : 'RCPT TO', 'EENVELOPE');
           }
         }
-        current = undefined;
         if (!currentError) {
+          current = undefined;
           previous = job;
           needsReset = false;
           continue;
@@ -324,6 +324,7 @@ class SmtpConnection {
           this.write('.\r\n');
           await this.reply();
         }
+        current = undefined;
         job.reject(currentError);
         needsReset = true;
       }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import pino from 'pino';
 import request from 'supertest';
 import type { Pool } from 'pg';
@@ -295,24 +295,53 @@ describe('SMTP adapter: TLS, login methods and relays without PIPELINING', () =>
     expect(plainRelay.received).toHaveLength(0);
   });
 
-  it('a relay that refuses the session (a 554 greeting, a 554 to RSET) means try later: the session failed, not the message', async () => {
-    const scripted = async (answer: (line: string) => string | undefined, greeting = '220 scripted ESMTP') => {
-      const server = createServer((socket) => {
-        socket.write(`${greeting}\r\n`);
-        let buffered = '';
-        socket.on('data', (chunk) => {
-          buffered += chunk.toString('latin1');
-          for (let end = buffered.indexOf('\r\n'); end >= 0; end = buffered.indexOf('\r\n')) {
-            const reply = answer(buffered.slice(0, end));
-            buffered = buffered.slice(end + 2);
-            if (reply) socket.write(`${reply}\r\n`);
-          }
-        });
-        socket.on('error', () => undefined);
+  /** A relay written line by line: `answer` replies to each command line (or hangs up, given the socket). */
+  const scripted = async (answer: (line: string, socket: Socket) => string | undefined, greeting = '220 scripted ESMTP') => {
+    const server = createServer((socket) => {
+      socket.write(`${greeting}\r\n`);
+      let buffered = '';
+      socket.on('data', (chunk) => {
+        buffered += chunk.toString('latin1');
+        for (let end = buffered.indexOf('\r\n'); end >= 0; end = buffered.indexOf('\r\n')) {
+          const reply = answer(buffered.slice(0, end), socket);
+          buffered = buffered.slice(end + 2);
+          if (reply) socket.write(`${reply}\r\n`);
+        }
       });
-      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-      return { port: (server.address() as AddressInfo).port, close: () => new Promise((r) => server.close(r)) };
-    };
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return { port: (server.address() as AddressInfo).port, close: () => new Promise((r) => server.close(r)) };
+  };
+
+  it("a relay that hangs up after a message's data: that message and the next, already pipelined behind it, try later at once", async () => {
+    let inData = false;
+    const hangingUp = await scripted((line, socket) => {
+      if (inData) {
+        if (line === '.') socket.destroy();
+        return undefined;
+      }
+      const verb = line.slice(0, 4).toUpperCase();
+      if (verb === 'EHLO') return '250-scripted\r\n250-PIPELINING\r\n250 AUTH PLAIN';
+      if (verb === 'AUTH') return '235 2.7.0 Authentication successful';
+      if (verb === 'DATA') {
+        inData = true;
+        return '354 End data with <CR><LF>.<CR><LF>';
+      }
+      return '250 2.0.0 Ok';
+    });
+    const provider = smtpProvider({ maxConnections: 1 }, { timeoutMs: 8000 }, hangingUp.port);
+    const started = Date.now();
+    const results = await provider.submit([email('first@mx.example'), email('second@mx.example')]);
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(results.map((r) => [r.outcome, 'reason' in r ? r.reason : undefined])).toEqual([
+      ['transient', 'SMTP ECONNECTION: Connection closed unexpectedly'],
+      ['transient', 'SMTP ECONNECTION: Connection closed unexpectedly'],
+    ]);
+    await hangingUp.close();
+  });
+
+  it('a relay that refuses the session (a 554 greeting, a 554 to RSET) means try later: the session failed, not the message', async () => {
     const refusing = await scripted(() => undefined, '554 5.7.1 No SMTP service here');
     const [greeted] = await smtpProvider({}, {}, refusing.port).submit([email('greeting@mx.example')]);
     expect(greeted).toMatchObject({ outcome: 'transient', reason: 'SMTP 554 5.7.1 No SMTP service here' });
