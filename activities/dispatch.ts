@@ -33,7 +33,7 @@ export const STREAM_IDLE_POLL_MS = 5000;
  * a steady flow of API sends each claim, hand-over and status change carries several sends instead
  * of one or two (each statement's fixed cost was most of PostgreSQL's work per send). A send
  * arriving to an idle dispatcher is still claimed at once. */
-export const STREAM_LINGER_MS = 10;
+const STREAM_LINGER_MS = 10;
 const STREAM_SMALL_PAGE = 50;
 /** A provider's "try later" without a Retry-After waits 250 ms, doubling per attempt, up to this. */
 const MAX_RETRY_DELAY_MS = 30_000;

@@ -83,6 +83,12 @@ const CLOSED = 'Connection closed unexpectedly';
 /** Nothing in an envelope address may end the command line or the angle brackets early. */
 const ENVELOPE_UNSAFE = /[\s<>]/;
 
+/** A socket's error as an SmtpError; a reset is the relay hanging up on unread pipelined commands,
+ * the same as a close. */
+function socketError(error: NodeJS.ErrnoException): SmtpError {
+  return error.code === 'ECONNRESET' || error.code === 'EPIPE' ? new SmtpError(CLOSED, 'ECONNECTION') : new SmtpError(error.message, error.code ?? 'ECONNECTION');
+}
+
 /** "host.example.com", or an address literal when the machine's name is not a domain (RFC 5321 4.1.4). */
 function clientName(socket: net.Socket): string {
   const name = os.hostname();
@@ -241,7 +247,7 @@ class SmtpConnection {
       }, this.options.connectionTimeoutMs);
       s.once('error', (error: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        reject(new SmtpError(error.message, error.code ?? 'ECONNECTION'));
+        reject(socketError(error));
       });
     });
     this.attach(socket);
@@ -377,8 +383,7 @@ class SmtpConnection {
       if (this.waiter) this.fail(new SmtpError(`no answer from the relay for ${this.options.socketTimeoutMs} ms`, 'ETIMEDOUT'));
       else this.quit();
     });
-    // A reset is the relay hanging up on unread pipelined commands: the same as a close.
-    socket.on('error', (error: NodeJS.ErrnoException) => this.fail(error.code === 'ECONNRESET' || error.code === 'EPIPE' ? new SmtpError(CLOSED, 'ECONNECTION') : new SmtpError(error.message, error.code ?? 'ECONNECTION')));
+    socket.on('error', (error: NodeJS.ErrnoException) => this.fail(socketError(error)));
     socket.on('close', () => {
       this.fail(new SmtpError(CLOSED, 'ECONNECTION'));
       this.wake(false);

@@ -97,7 +97,8 @@ export function htmlToText(html: string): string {
 
 const ABORTED_REASON = 'SMTP: no answer before the timeout (the relay may still have taken it; a resubmission carries the same Message-ID)';
 
-interface SmtpError extends Error {
+/** What the classification reads of a failure: smtp-client.ts's SmtpError, or anything shaped like it. */
+interface SmtpFailure extends Error {
   code?: string;
   responseCode?: number;
   response?: string;
@@ -108,7 +109,7 @@ interface SmtpError extends Error {
 /** An SMTP failure as an outcome: a 5xx reply refuses the message for good; a 4xx reply, a
  * dropped or timed-out connection and a failed login (the relay's problem, not the message's)
  * try later. */
-export function classifySmtpError(messageId: string, error: SmtpError): SubmitResult {
+export function classifySmtpError(messageId: string, error: SmtpFailure): SubmitResult {
   const reply = error.response?.replace(/\s+/g, ' ').trim();
   const at = error.command ? `${error.command.split(' ')[0]} → ` : '';
   if (error.responseCode !== undefined) {
@@ -161,7 +162,7 @@ export const smtpAdapter = defineAdapter({
         if (signal.aborted) {
           return { messageId: message.messageId, outcome: 'transient', reason: ABORTED_REASON };
         }
-        return classifySmtpError(message.messageId, error as SmtpError);
+        return classifySmtpError(message.messageId, error as SmtpFailure);
       }
     }
 
