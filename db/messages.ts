@@ -3,6 +3,7 @@ import { from as copyFrom, type CopyStreamQuery } from 'pg-copy-streams';
 import { MESSAGE_STATUSES, allowedPredecessors, type MessageStatus } from '../core/status';
 import type { ShortLinkTarget } from '../core/links';
 import { DISPATCH_READY } from './notify';
+import { prepared } from './sql';
 import { countStatusChanges, recordReceiptLatency, StatusTally } from '../activities/metrics';
 
 /** Anything that runs a query: the pool or a client inside a transaction. */
@@ -106,53 +107,55 @@ export async function insertMessages(
   for (const [index, part] of chunks(rows).entries()) {
     const extra = index === 0 ? withFirstChunk : undefined;
     await db.query(
-      `with ${extra ? `${extra.ctes},` : ''} inserted as (
-         insert into messages (id, task_id, group_id, send_id, seq, channel, channel_index, optional, released, status,
-           status_description, sender, recipient, external_id, text, payload, variables, template_id, template_name,
-           parts, cost, lifetime_seconds, delayed_start_at, short_link)
-         select id, task_id, group_id, send_id, seq, channel, channel_index, optional, not optional, status,
-           status_description, sender, recipient, external_id, text, payload, variables, template_id, template_name,
-           parts, cost, lifetime_seconds, delayed_start_at, short_link
-         from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::text[], $7::int[], $8::bool[],
-           $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::jsonb[], $16::jsonb[],
-           $17::uuid[], $18::text[], $19::int[], $20::numeric[], $21::float8[], $23::timestamptz[], $24::text[])
-           as r(id, task_id, group_id, send_id, seq, channel, channel_index, optional, status, status_description,
-             sender, recipient, external_id, text, payload, variables, template_id, template_name, parts, cost,
-             lifetime_seconds, delayed_start_at, short_link)
-         returning id, status, status_description, channel, released),
-       logged as (
-         insert into message_events (message_id, status, description, source)
-         select id, status, status_description, $22 from inserted where status <> 'CREATED'),
-       linked as (${insertShortLinksSql('$25', '$26', '$27')})
-       select pg_notify('${DISPATCH_READY}', channel) from (select distinct channel from inserted where released) ready`,
-      [
-        part.map((m) => m.id),
-        part.map((m) => m.taskId),
-        part.map((m) => m.groupId),
-        part.map((m) => m.sendId),
-        part.map((m) => m.seq),
-        part.map((m) => m.channel),
-        part.map((m) => m.channelIndex),
-        part.map((m) => m.optional),
-        part.map((m) => m.status),
-        part.map((m) => m.statusDescription),
-        part.map((m) => m.sender),
-        part.map((m) => m.recipient),
-        part.map((m) => m.externalId),
-        part.map((m) => m.text),
-        part.map((m) => (m.payload ? JSON.stringify(m.payload) : null)),
-        part.map((m) => (m.variables ? JSON.stringify(m.variables) : null)),
-        part.map((m) => m.templateId),
-        part.map((m) => m.templateName),
-        part.map((m) => m.parts),
-        part.map((m) => m.cost),
-        part.map((m) => m.lifetimeSeconds),
-        source,
-        part.map((m) => m.delayedStartAt ?? null),
-        part.map((m) => m.shortLink),
-        ...addShortLinks(part),
-        ...(extra?.params ?? []),
-      ],
+      prepared(
+        `with ${extra ? `${extra.ctes},` : ''} inserted as (
+           insert into messages (id, task_id, group_id, send_id, seq, channel, channel_index, optional, released, status,
+             status_description, sender, recipient, external_id, text, payload, variables, template_id, template_name,
+             parts, cost, lifetime_seconds, delayed_start_at, short_link)
+           select id, task_id, group_id, send_id, seq, channel, channel_index, optional, not optional, status,
+             status_description, sender, recipient, external_id, text, payload, variables, template_id, template_name,
+             parts, cost, lifetime_seconds, delayed_start_at, short_link
+           from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::text[], $7::int[], $8::bool[],
+             $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::jsonb[], $16::jsonb[],
+             $17::uuid[], $18::text[], $19::int[], $20::numeric[], $21::float8[], $23::timestamptz[], $24::text[])
+             as r(id, task_id, group_id, send_id, seq, channel, channel_index, optional, status, status_description,
+               sender, recipient, external_id, text, payload, variables, template_id, template_name, parts, cost,
+               lifetime_seconds, delayed_start_at, short_link)
+           returning id, status, status_description, channel, released),
+         logged as (
+           insert into message_events (message_id, status, description, source)
+           select id, status, status_description, $22 from inserted where status <> 'CREATED'),
+         linked as (${insertShortLinksSql('$25', '$26', '$27')})
+         select pg_notify('${DISPATCH_READY}', channel) from (select distinct channel from inserted where released) ready`,
+        [
+          part.map((m) => m.id),
+          part.map((m) => m.taskId),
+          part.map((m) => m.groupId),
+          part.map((m) => m.sendId),
+          part.map((m) => m.seq),
+          part.map((m) => m.channel),
+          part.map((m) => m.channelIndex),
+          part.map((m) => m.optional),
+          part.map((m) => m.status),
+          part.map((m) => m.statusDescription),
+          part.map((m) => m.sender),
+          part.map((m) => m.recipient),
+          part.map((m) => m.externalId),
+          part.map((m) => m.text),
+          part.map((m) => (m.payload ? JSON.stringify(m.payload) : null)),
+          part.map((m) => (m.variables ? JSON.stringify(m.variables) : null)),
+          part.map((m) => m.templateId),
+          part.map((m) => m.templateName),
+          part.map((m) => m.parts),
+          part.map((m) => m.cost),
+          part.map((m) => m.lifetimeSeconds),
+          source,
+          part.map((m) => m.delayedStartAt ?? null),
+          part.map((m) => m.shortLink),
+          ...addShortLinks(part),
+          ...(extra?.params ?? []),
+        ],
+      ),
     );
     countStatusChanges(part);
   }

@@ -65,28 +65,37 @@ export class SandboxProvider implements ChannelProvider {
     const accepted = results.filter((r) => r.outcome === 'accepted');
     if (accepted.length === 0) return results;
     const sendIds = new Map(batch.map((m) => [m.messageId, m.sendId]));
-    // Accept each send id once; a resubmission is acknowledged (same provider id) but not re-sent.
+    // One statement: each send id is accepted once (a resubmission is acknowledged with the same
+    // provider id but not sent again, and schedules no second receipt), and the receipts of the
+    // fresh ones are scheduled with it.
     const { rows: fresh } = await this.pool.query<{ message_id: string }>(
       `with incoming as (select * from unnest($1::text[], $2::uuid[]) as s(send_id, message_id)),
-       dup as (update sandbox_submissions d set duplicates = d.duplicates + 1 from incoming i where d.send_id = i.send_id returning d.send_id)
-       insert into sandbox_submissions (send_id, message_id)
-       select send_id, message_id from incoming where send_id not in (select send_id from dup)
-       on conflict do nothing
-       returning message_id`,
-      [accepted.map((r) => sendIds.get(r.messageId)!), accepted.map((r) => r.messageId)],
+       dup as (update sandbox_submissions d set duplicates = d.duplicates + 1 from incoming i where d.send_id = i.send_id returning d.send_id),
+       fresh as (
+         insert into sandbox_submissions (send_id, message_id)
+         select send_id, message_id from incoming where send_id not in (select send_id from dup)
+         on conflict do nothing
+         returning message_id),
+       scheduled as (
+         insert into sandbox_receipts (message_id, status, description, due_at)
+         select id, status, description, now() + make_interval(secs => delay_ms / 1000.0)
+         from unnest($3::uuid[], $4::text[], $5::text[], $6::int[]) as r(id, status, description, delay_ms)
+         where not $7 or id in (select message_id from fresh)
+         on conflict (message_id, status) do update set due_at = excluded.due_at)
+       select message_id from fresh`,
+      [
+        accepted.map((r) => sendIds.get(r.messageId)!),
+        accepted.map((r) => r.messageId),
+        receipts.map((r) => r.messageId),
+        receipts.map((r) => r.status),
+        receipts.map((r) => r.description),
+        receipts.map((r) => r.dueInMs),
+        this.deduplicate,
+      ],
     );
     const freshIds = new Set(fresh.map((r) => r.message_id));
     const due = this.deduplicate ? receipts.filter((r) => freshIds.has(r.messageId)) : receipts;
-    if (due.length > 0) {
-      await this.pool.query(
-        `insert into sandbox_receipts (message_id, status, description, due_at)
-         select id, status, description, now() + make_interval(secs => delay_ms / 1000.0)
-         from unnest($1::uuid[], $2::text[], $3::text[], $4::int[]) as r(id, status, description, delay_ms)
-         on conflict (message_id, status) do update set due_at = excluded.due_at`,
-        [due.map((r) => r.messageId), due.map((r) => r.status), due.map((r) => r.description), due.map((r) => r.dueInMs)],
-      );
-      receiptsScheduled.emit('scheduled', Date.now() + Math.min(...due.map((r) => r.dueInMs)));
-    }
+    if (due.length > 0) receiptsScheduled.emit('scheduled', Date.now() + Math.min(...due.map((r) => r.dueInMs)));
     return results;
   }
 }

@@ -43,12 +43,13 @@ function receiptTables(passDelayMs = 0, lookDelayMs = 0) {
   const receipts: { id: string; dueAt: number }[] = [];
   const taken = new Map<string, number>();
   const stats = { passes: 0, inFlight: 0, mostInFlight: 0 };
-  const answer = async (sql: string, params: unknown[] = []) => {
-    if (sql.includes('insert into sandbox_submissions')) return { rows: (params[1] as string[]).map((id) => ({ message_id: id })) };
-    if (sql.includes('insert into sandbox_receipts')) {
-      const [ids, , , delays] = params as [string[], string[], string[], number[]];
+  const answer = async (statement: string | { text: string; values?: unknown[] }, values: unknown[] = []) => {
+    const [sql, params] = typeof statement === 'string' ? [statement, values] : [statement.text, statement.values ?? []];
+    if (sql.includes('insert into sandbox_submissions')) {
+      // Every send id is fresh here; its receipts are scheduled in the same statement.
+      const [, messageIds, ids, , , delays] = params as [string[], string[], string[], string[], string[], number[]];
       ids.forEach((id, i) => receipts.push({ id, dueAt: Date.now() + delays[i]! }));
-      return { rows: [] };
+      return { rows: messageIds.map((id) => ({ message_id: id })) };
     }
     if (sql.includes('delete from sandbox_receipts')) {
       stats.passes++;
