@@ -48,6 +48,12 @@ export function temporalUiUrl(config: AppConfig, workflowId: string): string {
   return `${config.temporal.uiUrl}/namespaces/${encodeURIComponent(config.temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
 }
 
+/** How long the stream's workflow task may stay with a worker before the server gives it to
+ * another. A worker stopped (Ctrl-C, a deploy) just after taking one leaves it unanswered, and API
+ * sends wait this long after the workers are back (with the default 10 s, 8 s in
+ * test/e2e/engine-faults.test.ts). The stream's tasks replay a few dozen events: milliseconds. */
+const STREAM_WORKFLOW_TASK_TIMEOUT = '5 seconds';
+
 /** Makes sure the notifications stream runs (started if absent, left alone if running). A
  * describe first: reading is cheaper for the server than a start that finds the run there. */
 export async function ensureStreamWorkflow(client: Client, config: AppConfig): Promise<string> {
@@ -67,6 +73,7 @@ export async function ensureStreamWorkflow(client: Client, config: AppConfig): P
     taskQueue: config.orchestratorTaskQueue,
     args: [input],
     workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowTaskTimeout: STREAM_WORKFLOW_TASK_TIMEOUT,
   });
   return workflowId;
 }
